@@ -1,0 +1,63 @@
+"""What every trainer shares: JSON configs, atomic resumable checkpoints, a seeded batch sampler, logging."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+import torch
+
+
+def load_train_config(cls, path: str | os.PathLike | None, overrides: dict | None = None):
+    """A trainer config dataclass from a JSON file (unknown keys are an error), plus overrides."""
+    raw = json.loads(Path(path).read_text()) if path else {}
+    raw.update(overrides or {})
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names - {"_comment"})
+    if unknown:
+        raise ValueError(f"unknown keys {unknown} in {path}; {cls.__name__} takes {sorted(names)}")
+    return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in raw.items() if k in names})
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """The generator for one training step: resuming at step k draws exactly what the first run drew."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+class RunDir:
+    """<output_dir>/checkpoint.pt (atomic), log.jsonl and config.json of one training run."""
+
+    def __init__(self, output_dir: str | os.PathLike, config, resume: bool):
+        self.path = Path(output_dir)
+        self.ckpt = self.path / "checkpoint.pt"
+        if self.ckpt.exists() and not resume:
+            raise FileExistsError(f"{self.ckpt} exists: pass --resume to continue it, or choose another output_dir")
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+        self.t0 = time.time()
+        self.elapsed_before = 0.0
+
+    def load(self) -> dict | None:
+        if not self.ckpt.exists():
+            return None
+        state = torch.load(self.ckpt, map_location="cpu", weights_only=False)
+        self.elapsed_before = state.get("wall_time", 0.0)
+        return state
+
+    @property
+    def wall_time(self) -> float:
+        """Training seconds over all sessions of this run."""
+        return self.elapsed_before + time.time() - self.t0
+
+    def save(self, state: dict) -> None:
+        state = {**state, "wall_time": self.wall_time}
+        tmp = self.ckpt.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.ckpt)
+
+    def log(self, record: dict) -> None:
+        record = {**record, "wall_time": round(self.wall_time, 1)}
+        with open(self.path / "log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
