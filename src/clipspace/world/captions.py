@@ -44,7 +44,10 @@ RELATION_PHRASES = {
 ARTICLES = ("a", "an", "the")
 
 # Words the parser also accepts from users (never generated).
-_EXTRA_POSITION_PHRASES = {"center": ("in the centre", "at the center", "at the centre")}
+_EXTRA_POSITION_PHRASES = {
+    "center": ("in the centre", "at the center", "at the centre"),
+    **{c: (f"at the {c} corner",) for c in ("top left", "top right", "bottom left", "bottom right")},
+}
 
 
 @dataclass
@@ -86,7 +89,8 @@ def relation_holds(relation: str, a: SceneObject, b: SceneObject) -> bool:
 
 def object_phrase(
     obj: SceneObject, rng: np.random.Generator, style: CaptionStyle, p_position: float, hold_out: bool
-) -> str:
+) -> tuple[str, "ObjectMention"]:
+    """One object's phrase and what it mentions."""
     use_color = rng.random() < style.p_color
     use_shape = rng.random() < style.p_shape
     if hold_out and use_color and use_shape and is_held_out(obj.color, obj.shape):
@@ -94,17 +98,52 @@ def object_phrase(
             use_color = False
         else:
             use_shape = False
+    mention = ObjectMention()
     words = []
     if rng.random() < style.p_size:
         words.append(_pick(rng, SIZE_WORDS[obj.size]))
+        mention.size = obj.size
     if use_color:
         words.append(obj.color)
-    words.append(_pick(rng, SHAPE_WORDS[obj.shape]) if use_shape else _pick(rng, GENERIC_NOUNS))
+        mention.color = obj.color
+    if use_shape:
+        words.append(_pick(rng, SHAPE_WORDS[obj.shape]))
+        mention.shape = obj.shape
+    else:
+        words.append(_pick(rng, GENERIC_NOUNS))
     if rng.random() < style.p_article:
         words.insert(0, article_for(words[0]))
     if rng.random() < p_position:
         words.append(_pick(rng, POSITION_PHRASES[obj.position]))
-    return " ".join(words)
+        mention.position = obj.position
+    return " ".join(words), mention
+
+
+def describe_scene(
+    scene: Scene, rng: np.random.Generator, style: CaptionStyle | None = None, hold_out: bool = True
+) -> tuple[str, "ParsedCaption"]:
+    """A fresh caption of `scene` and exactly what it mentions (what `parse_caption` must recover)."""
+    style = style or CaptionStyle()
+    objs = list(scene.objects)
+    if len(objs) == 1:
+        text, m = object_phrase(objs[0], rng, style, style.p_position, hold_out)
+        said = ParsedCaption(objects=[m])
+    else:
+        if rng.random() < 0.5:
+            objs.reverse()
+        a, b = objs
+        if rng.random() < style.p_and:
+            relation = "and"
+        else:
+            relation = _pick(rng, [r for r in ("left of", "right of", "above", "below") if relation_holds(r, a, b)])
+        pa, ma = object_phrase(a, rng, style, style.p_position_pair, hold_out)
+        pb, mb = object_phrase(b, rng, style, style.p_position_pair, hold_out)
+        text = f"{pa} {_pick(rng, RELATION_PHRASES[relation])} {pb}"
+        said = ParsedCaption(objects=[ma, mb], relation=relation)
+    if rng.random() < style.p_background:
+        text += f" on a {_pick(rng, BACKGROUND_WORDS[scene.background])} background"
+        said.background = scene.background
+    return text, said
 
 
 def caption_scene(
@@ -115,24 +154,7 @@ def caption_scene(
     With `hold_out` (the default, used for every training stream) no caption names a held-out
     color-shape pair together: one of the two words is left out.
     """
-    style = style or CaptionStyle()
-    objs = list(scene.objects)
-    if len(objs) == 1:
-        text = object_phrase(objs[0], rng, style, style.p_position, hold_out)
-    else:
-        if rng.random() < 0.5:
-            objs.reverse()
-        a, b = objs
-        if rng.random() < style.p_and:
-            relation = "and"
-        else:
-            relation = _pick(rng, [r for r in ("left of", "right of", "above", "below") if relation_holds(r, a, b)])
-        pa = object_phrase(a, rng, style, style.p_position_pair, hold_out)
-        pb = object_phrase(b, rng, style, style.p_position_pair, hold_out)
-        text = f"{pa} {_pick(rng, RELATION_PHRASES[relation])} {pb}"
-    if rng.random() < style.p_background:
-        text += f" on a {_pick(rng, BACKGROUND_WORDS[scene.background])} background"
-    return text
+    return describe_scene(scene, rng, style, hold_out)[0]
 
 
 def names_held_out_pair(text: str) -> bool:
@@ -275,7 +297,7 @@ def caption_matches_scene(parsed: ParsedCaption, scene: Scene) -> bool:
 
 __all__ = [
     "SHAPE_WORDS", "SIZE_WORDS", "BACKGROUND_WORDS", "POSITION_PHRASES", "RELATION_PHRASES", "CaptionStyle",
-    "caption_scene", "parse_caption", "ParsedCaption", "ObjectMention", "CaptionParseError",
+    "caption_scene", "describe_scene", "parse_caption", "ParsedCaption", "ObjectMention", "CaptionParseError",
     "caption_matches_scene", "relation_holds", "names_held_out_pair", "normalize_text",
     "SHAPES", "POSITIONS", "BACKGROUND_NAMES",
 ]
