@@ -19,7 +19,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Text to imag
 world_app = typer.Typer(no_args_is_help=True, help="The Shapes world: sample scenes and captions.")
 app.add_typer(world_app, name="world")
 
-TRAINERS = ("oracle",)
+TRAINERS = ("oracle", "clip")
 
 
 def edge(fn):
@@ -118,6 +118,10 @@ def train(
         from .train.oracle import OracleTrainConfig, train as run
 
         cfg = load_train_config(OracleTrainConfig, config, overrides)
+    elif model == "clip":
+        from .train.clip import ClipTrainConfig, train as run
+
+        cfg = load_train_config(ClipTrainConfig, config, overrides)
     run(cfg, resume=resume)
 
 

@@ -87,10 +87,8 @@ def relation_holds(relation: str, a: SceneObject, b: SceneObject) -> bool:
     raise ValueError(f"unknown relation {relation!r}")
 
 
-def object_phrase(
-    obj: SceneObject, rng: np.random.Generator, style: CaptionStyle, p_position: float, hold_out: bool
-) -> tuple[str, "ObjectMention"]:
-    """One object's phrase and what it mentions."""
+def _mention(obj: SceneObject, rng: np.random.Generator, style: CaptionStyle, p_position: float, hold_out: bool) -> "ObjectMention":
+    """Which of an object's attributes a caption names."""
     use_color = rng.random() < style.p_color
     use_shape = rng.random() < style.p_shape
     if hold_out and use_color and use_shape and is_held_out(obj.color, obj.shape):
@@ -98,36 +96,22 @@ def object_phrase(
             use_color = False
         else:
             use_shape = False
-    mention = ObjectMention()
-    words = []
-    if rng.random() < style.p_size:
-        words.append(_pick(rng, SIZE_WORDS[obj.size]))
-        mention.size = obj.size
-    if use_color:
-        words.append(obj.color)
-        mention.color = obj.color
-    if use_shape:
-        words.append(_pick(rng, SHAPE_WORDS[obj.shape]))
-        mention.shape = obj.shape
-    else:
-        words.append(_pick(rng, GENERIC_NOUNS))
-    if rng.random() < style.p_article:
-        words.insert(0, article_for(words[0]))
-    if rng.random() < p_position:
-        words.append(_pick(rng, POSITION_PHRASES[obj.position]))
-        mention.position = obj.position
-    return " ".join(words), mention
+    return ObjectMention(
+        size=obj.size if rng.random() < style.p_size else None,
+        color=obj.color if use_color else None,
+        shape=obj.shape if use_shape else None,
+        position=obj.position if rng.random() < p_position else None,
+    )
 
 
-def describe_scene(
+def choose_mentions(
     scene: Scene, rng: np.random.Generator, style: CaptionStyle | None = None, hold_out: bool = True
-) -> tuple[str, "ParsedCaption"]:
-    """A fresh caption of `scene` and exactly what it mentions (what `parse_caption` must recover)."""
+) -> "ParsedCaption":
+    """What a fresh caption of `scene` says: objects in caption order, a true relation, maybe the background."""
     style = style or CaptionStyle()
     objs = list(scene.objects)
     if len(objs) == 1:
-        text, m = object_phrase(objs[0], rng, style, style.p_position, hold_out)
-        said = ParsedCaption(objects=[m])
+        said = ParsedCaption(objects=[_mention(objs[0], rng, style, style.p_position, hold_out)])
     else:
         if rng.random() < 0.5:
             objs.reverse()
@@ -136,14 +120,45 @@ def describe_scene(
             relation = "and"
         else:
             relation = _pick(rng, [r for r in ("left of", "right of", "above", "below") if relation_holds(r, a, b)])
-        pa, ma = object_phrase(a, rng, style, style.p_position_pair, hold_out)
-        pb, mb = object_phrase(b, rng, style, style.p_position_pair, hold_out)
-        text = f"{pa} {_pick(rng, RELATION_PHRASES[relation])} {pb}"
-        said = ParsedCaption(objects=[ma, mb], relation=relation)
+        said = ParsedCaption(
+            objects=[_mention(o, rng, style, style.p_position_pair, hold_out) for o in (a, b)], relation=relation
+        )
     if rng.random() < style.p_background:
-        text += f" on a {_pick(rng, BACKGROUND_WORDS[scene.background])} background"
         said.background = scene.background
-    return text, said
+    return said
+
+
+def object_text(m: "ObjectMention", rng: np.random.Generator, style: CaptionStyle) -> str:
+    words = []
+    if m.size:
+        words.append(_pick(rng, SIZE_WORDS[m.size]))
+    if m.color:
+        words.append(m.color)
+    words.append(_pick(rng, SHAPE_WORDS[m.shape]) if m.shape else _pick(rng, GENERIC_NOUNS))
+    if rng.random() < style.p_article:
+        words.insert(0, article_for(words[0]))
+    if m.position:
+        words.append(_pick(rng, POSITION_PHRASES[m.position]))
+    return " ".join(words)
+
+
+def caption_text(said: "ParsedCaption", rng: np.random.Generator, style: CaptionStyle | None = None) -> str:
+    """Words for a structured caption, with synonyms and articles drawn from rng (parse_caption inverts it)."""
+    style = style or CaptionStyle()
+    text = object_text(said.objects[0], rng, style)
+    if len(said.objects) == 2:
+        text += f" {_pick(rng, RELATION_PHRASES[said.relation])} {object_text(said.objects[1], rng, style)}"
+    if said.background:
+        text += f" on a {_pick(rng, BACKGROUND_WORDS[said.background])} background"
+    return text
+
+
+def describe_scene(
+    scene: Scene, rng: np.random.Generator, style: CaptionStyle | None = None, hold_out: bool = True
+) -> tuple[str, "ParsedCaption"]:
+    """A fresh caption of `scene` and exactly what it mentions (what `parse_caption` must recover)."""
+    said = choose_mentions(scene, rng, style, hold_out)
+    return caption_text(said, rng, style), said
 
 
 def caption_scene(
@@ -297,7 +312,7 @@ def caption_matches_scene(parsed: ParsedCaption, scene: Scene) -> bool:
 
 __all__ = [
     "SHAPE_WORDS", "SIZE_WORDS", "BACKGROUND_WORDS", "POSITION_PHRASES", "RELATION_PHRASES", "CaptionStyle",
-    "caption_scene", "describe_scene", "parse_caption", "ParsedCaption", "ObjectMention", "CaptionParseError",
+    "caption_scene", "describe_scene", "choose_mentions", "caption_text", "parse_caption", "ParsedCaption", "ObjectMention", "CaptionParseError",
     "caption_matches_scene", "relation_holds", "names_held_out_pair", "normalize_text",
     "SHAPES", "POSITIONS", "BACKGROUND_NAMES",
 ]

@@ -1,0 +1,206 @@
+"""Train a zoo CLIP contrastively on the captioned stream, with hard negatives and false-negative masking.
+
+    clipspace train clip --config configs/clip.json [--resume]
+
+Recipe (all captions obey the held-out rule):
+- a fresh caption per image per step, drawn from what the scene shows;
+- one hard-negative caption per image, the true caption with one attribute changed (shape most often,
+  then color, swapped colors/shapes between two objects, flipped relation, size, position, background),
+  appended to the text side of the image->text softmax;
+- in-batch captions that are also true of another image ("a red shape") are masked out of both softmaxes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..models.clip import ClipSpace, ClipSpaceConfig
+from ..world.captions import CaptionStyle, ParsedCaption, caption_matches_scene, caption_text, choose_mentions
+from ..world.datasets import cached_split, scene_at, to_tensor
+from ..world.degrade import random_degrade
+from ..world.scene import BACKGROUND_NAMES, COLOR_NAMES, POSITIONS, SHAPES, SIZE_NAMES, Scene, is_held_out
+from .common import RunDir, step_generator
+
+
+@dataclass
+class ClipTrainConfig:
+    output_dir: str = "runs/clip"
+    export_dir: str | None = "zoo/clip"
+    seed: int = 0
+    num_train_scenes: int = 240_000
+    steps: int = 30_000
+    batch_size: int = 128
+    lr: float = 7e-4
+    weight_decay: float = 0.05
+    warmup_steps: int = 500
+    hard_negatives: bool = True
+    mask_false_negatives: bool = True
+    p_clean: float = 0.75
+    eval_every: int = 500
+    eval_images: int = 1000
+    threads: int = 2
+    caption_style: dict = field(default_factory=lambda: {"p_color": 0.9, "p_shape": 0.9, "p_size": 0.6, "p_position": 0.6, "p_position_pair": 0.3, "p_background": 0.5})
+    model: dict | None = None  # ClipSpaceConfig fields
+
+
+_NEG_KINDS = ("shape", "color", "swap_color", "swap_shape", "relation", "size", "position", "background")
+_NEG_WEIGHTS = np.array([0.3, 0.2, 0.12, 0.08, 0.1, 0.08, 0.06, 0.06])
+_FLIP = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
+
+
+def _other(rng: np.random.Generator, options, current):
+    choices = [o for o in options if o != current]
+    return choices[int(rng.integers(len(choices)))]
+
+
+def hard_negative(said: ParsedCaption, scene: Scene, rng: np.random.Generator, tries: int = 8) -> ParsedCaption | None:
+    """The caption with one attribute changed so that it is false of the scene; never a held-out pair."""
+    for _ in range(tries):
+        kind = _NEG_KINDS[int(rng.choice(len(_NEG_KINDS), p=_NEG_WEIGHTS))]
+        objs = [replace(m) for m in said.objects]
+        neg = ParsedCaption(objects=objs, relation=said.relation, background=said.background)
+        k = int(rng.integers(len(objs)))
+        if kind in ("shape", "color", "size", "position"):
+            if getattr(objs[k], kind) is None:
+                continue
+            options = {"shape": SHAPES, "color": COLOR_NAMES, "size": SIZE_NAMES, "position": POSITIONS}[kind]
+            setattr(objs[k], kind, _other(rng, options, getattr(objs[k], kind)))
+        elif kind in ("swap_color", "swap_shape"):
+            attr = kind[5:]
+            if len(objs) < 2 or getattr(objs[0], attr) is None or getattr(objs[1], attr) is None:
+                continue
+            a, b = getattr(objs[0], attr), getattr(objs[1], attr)
+            setattr(objs[0], attr, b)
+            setattr(objs[1], attr, a)
+        elif kind == "relation":
+            if neg.relation not in _FLIP:
+                continue
+            neg.relation = _FLIP[neg.relation]
+        elif kind == "background":
+            if neg.background is None:
+                continue
+            neg.background = _other(rng, BACKGROUND_NAMES, neg.background)
+        if any(is_held_out(m.color, m.shape) for m in objs) or caption_matches_scene(neg, scene):
+            continue
+        return neg
+    return None
+
+
+def zero_shot_pairs(clip: ClipSpace, images: torch.Tensor, scenes: list[Scene]) -> dict[str, float]:
+    """40-way color-shape accuracy ("a {color} {shape}") on one-object images, seen vs held-out pairs."""
+    labels = [(c, s) for c in COLOR_NAMES for s in SHAPES]
+    text = clip.encode_text([f"a {c} {s}" for c, s in labels])
+    pred = (clip.encode_image(images) @ text.T).argmax(-1)
+    right = {"seen": [], "held_out": []}
+    for p, scene in zip(pred.tolist(), scenes):
+        o = scene.objects[0]
+        right["held_out" if is_held_out(o.color, o.shape) else "seen"].append(labels[p] == (o.color, o.shape))
+    return {k: float(np.mean(v)) if v else float("nan") for k, v in right.items()}
+
+
+def one_object_val(n: int) -> tuple[torch.Tensor, list[Scene]]:
+    """The first n one-object scenes of the val split, with held-out pairs over-sampled to >= 1/4."""
+    images = np.asarray(cached_split("val", 5000))
+    keep, held = [], []
+    for i in range(len(images)):
+        s = scene_at("val", i)
+        if len(s.objects) == 1:
+            (held if is_held_out(s.objects[0].color, s.objects[0].shape) else keep).append(i)
+    idx = sorted(held[: n // 4] + keep[: n - min(len(held), n // 4)])
+    return torch.stack([to_tensor(images[i]) for i in idx]), [scene_at("val", i) for i in idx]
+
+
+def contrastive_loss(img: torch.Tensor, txt: torch.Tensor, neg: torch.Tensor | None, scale: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Symmetric InfoNCE; `mask[i, j]` removes caption j (true of image i too) from both softmaxes."""
+    logits = scale * img @ txt.T  # (B, B)
+    if mask is not None:
+        logits = logits.masked_fill(mask, float("-inf"))
+    target = torch.arange(len(img))
+    i2t = logits if neg is None else torch.cat([logits, scale * img @ neg.T], dim=1)
+    return (F.cross_entropy(i2t, target) + F.cross_entropy(logits.T, target)) / 2
+
+
+def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpace:
+    torch.set_num_threads(cfg.threads)
+    run = RunDir(cfg.output_dir, cfg, resume)
+    torch.manual_seed(cfg.seed)
+    clip = ClipSpace.from_config(ClipSpaceConfig(**(cfg.model or {})))
+    model = clip.model
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
+    no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(s, cfg.steps) / cfg.steps)))
+    )
+    start, best = 0, -1.0
+    state = run.load()
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        start, best = state["step"], state.get("best", -1.0)
+
+    images = cached_split("train", cfg.num_train_scenes)
+    style = CaptionStyle(**cfg.caption_style)
+    val_images, val_scenes = one_object_val(cfg.eval_images)
+
+    def checkpoint(step: int) -> None:
+        run.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step, "best": best})
+
+    model.train()
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="clip")
+    for step in bar:
+        g = step_generator(cfg.seed, step)
+        rng = np.random.default_rng([cfg.seed, step])
+        idx = np.sort(rng.choice(cfg.num_train_scenes, cfg.batch_size, replace=False))
+        x = torch.from_numpy(np.asarray(images[idx])).permute(0, 3, 1, 2).float().div_(255)
+        x = random_degrade(x, g, cfg.p_clean)
+        scenes = [scene_at("train", int(i)) for i in idx]
+        said = [choose_mentions(s, rng, style) for s in scenes]
+        texts = [caption_text(m, rng, style) for m in said]
+        mask = None
+        if cfg.mask_false_negatives:
+            mask = torch.tensor([[i != j and caption_matches_scene(said[j], scenes[i]) for j in range(len(said))] for i in range(len(scenes))])
+        negs = [hard_negative(m, s, rng) for m, s in zip(said, scenes)] if cfg.hard_negatives else []
+        neg_texts = [caption_text(n, rng, style) for n in negs if n is not None]
+
+        img = F.normalize(clip.image_features(x), dim=-1)
+        all_txt = F.normalize(clip.text_features(**_tok(clip, texts + neg_texts)), dim=-1)
+        txt, neg = all_txt[: len(texts)], (all_txt[len(texts) :] if neg_texts else None)
+        loss = contrastive_loss(img, txt, neg, model.logit_scale.exp().clamp(max=100), mask)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if step % 25 == 0:
+            bar.set_postfix(loss=f"{loss.item():.3f}", scale=f"{model.logit_scale.exp().item():.1f}")
+            run.log({"step": step, "loss": loss.item(), "lr": sched.get_last_lr()[0], "logit_scale": model.logit_scale.exp().item()})
+        if callback is not None:
+            callback(step + 1, cfg.steps)
+        done = step + 1
+        if done % cfg.eval_every == 0 or done == cfg.steps:
+            model.eval()
+            acc = zero_shot_pairs(clip, val_images, val_scenes)
+            model.train()
+            score = 0.5 * acc["seen"] + 0.5 * acc["held_out"]
+            run.log({"step": done, "val_zero_shot": acc})
+            bar.write(f"step {done}: 40-way seen {acc['seen']:.3f} held-out {acc['held_out']:.3f}")
+            if score > best and cfg.export_dir:
+                best = score
+                clip.save_pretrained(cfg.export_dir)
+                run.log({"step": done, "exported": cfg.export_dir, "score": score})
+            checkpoint(done)
+    model.eval()
+    return clip
+
+
+def _tok(clip: ClipSpace, texts: list[str]) -> dict:
+    from ..models.tokenizer import tokenize
+
+    enc = tokenize(clip.tokenizer, texts)
+    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
