@@ -103,8 +103,8 @@ def zero_shot_pairs(clip: ClipSpace, images: torch.Tensor, scenes: list[Scene]) 
 
 
 def one_object_val(n: int) -> tuple[torch.Tensor, list[Scene]]:
-    """The first n one-object scenes of the val split, with held-out pairs over-sampled to >= 1/4."""
-    images = np.asarray(cached_split("val", 5000))
+    """n one-object scenes of the val split, a quarter of them (where there are enough) held-out pairs."""
+    images = np.asarray(cached_split("val", 5000 if n >= 200 else 20 * n))
     keep, held = [], []
     for i in range(len(images)):
         s = scene_at("val", i)

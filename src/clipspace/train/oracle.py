@@ -69,7 +69,7 @@ def train(cfg: OracleTrainConfig, resume: bool = False, callback=None) -> Oracle
 
     images = cached_split("train", cfg.num_train_scenes)
     targets = _targets("train", cfg.num_train_scenes)
-    val_images = np.asarray(cached_split("val", 5000))[: cfg.num_val_scenes]
+    val_images = np.asarray(cached_split("val", cfg.num_val_scenes))
 
     def checkpoint(step: int) -> None:
         run.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step})

@@ -1,0 +1,74 @@
+"""CLIP zero-shot figures on the test split: color-shape pairs, attribute probes, binding, retrieval."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..models.clip import ClipSpace
+from ..world.captions import POSITION_PHRASES, caption_scene
+from ..world.datasets import scene_at
+from ..world.scene import BACKGROUND_NAMES, COLOR_NAMES, POSITIONS, SHAPES, SIZE_NAMES, is_held_out
+from .report import test_images
+
+
+def _argmax_acc(clip: ClipSpace, images: torch.Tensor, labels: list[str], truth: list[int]) -> float:
+    pred = (clip.encode_image(images) @ clip.encode_text(labels).T).argmax(-1)
+    return float((pred == torch.tensor(truth)).float().mean())
+
+
+@torch.no_grad()
+def evaluate_clip(name_or_clip: str | ClipSpace = "clip", n: int = 5000) -> dict[str, float]:
+    clip = ClipSpace.from_pretrained(name_or_clip) if isinstance(name_or_clip, str) else name_or_clip
+    images = test_images(n)
+    scenes = [scene_at("test", i) for i in range(n)]
+    one = [i for i, s in enumerate(scenes) if len(s.objects) == 1]
+    two = [i for i, s in enumerate(scenes) if len(s.objects) == 2]
+    x1 = images[one]
+    objs = [scenes[i].objects[0] for i in one]
+    out: dict[str, float] = {}
+
+    # 40-way color-shape classification, seen vs held-out pairs
+    pairs = [(c, s) for c in COLOR_NAMES for s in SHAPES]
+    emb = clip.encode_image(x1)
+    pred = (emb @ clip.encode_text([f"a {c} {s}" for c, s in pairs]).T).argmax(-1).tolist()
+    right = [pairs[p] == (o.color, o.shape) for p, o in zip(pred, objs)]
+    held = [is_held_out(o.color, o.shape) for o in objs]
+    out["pairs40_seen"] = float(np.mean([r for r, h in zip(right, held) if not h]))
+    out["pairs40_held_out"] = float(np.mean([r for r, h in zip(right, held) if h]))
+
+    # attribute probes on one-object images
+    probes = {
+        "color": ([f"a {c} shape" for c in COLOR_NAMES], [COLOR_NAMES.index(o.color) for o in objs]),
+        "shape": ([f"a {s}" for s in SHAPES], [SHAPES.index(o.shape) for o in objs]),
+        "size": ([f"a {z} shape" for z in SIZE_NAMES], [SIZE_NAMES.index(o.size) for o in objs]),
+        "position": ([f"a shape {POSITION_PHRASES[p][0]}" for p in POSITIONS], [o.cell for o in objs]),
+        "background": (
+            [f"a shape on a {b} background" for b in BACKGROUND_NAMES],
+            [BACKGROUND_NAMES.index(scenes[i].background) for i in one],
+        ),
+    }
+    for attr, (labels, truth) in probes.items():
+        pred = (emb @ clip.encode_text(labels).T).argmax(-1)
+        out[f"probe_{attr}"] = float((pred == torch.tensor(truth)).float().mean())
+
+    # binding: true two-object caption vs the same caption with the colors swapped
+    x2 = clip.encode_image(images[two])
+    true_t, swap_t = [], []
+    for i in two:
+        a, b = scenes[i].objects
+        true_t.append(f"a {a.color} {a.shape} and a {b.color} {b.shape}")
+        swap_t.append(f"a {b.color} {a.shape} and a {a.color} {b.shape}")
+    s_true = (x2 * clip.encode_text(true_t)).sum(-1)
+    s_swap = (x2 * clip.encode_text(swap_t)).sum(-1)
+    out["binding_color_swap"] = float((s_true > s_swap).float().mean())
+
+    # retrieval among 1000 test captions (one fresh caption per image, held-out pairs may be named)
+    k = min(1000, n)
+    rng = np.random.default_rng(0)
+    caps = [caption_scene(scenes[i], rng, hold_out=False) for i in range(k)]
+    sim = clip.encode_image(images[:k]) @ clip.encode_text(caps).T
+    target = torch.arange(k)
+    out["retrieval_i2t_r1"] = float((sim.argmax(1) == target).float().mean())
+    out["retrieval_t2i_r1"] = float((sim.argmax(0) == target).float().mean())
+    out["n_one_object"], out["n_two_object"] = len(one), len(two)
+    return out

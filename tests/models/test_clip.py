@@ -1,0 +1,44 @@
+import pytest
+import torch
+from transformers import CLIPModel, PreTrainedTokenizerFast
+
+from clipspace.models.clip import ClipSpace, ClipSpaceConfig
+from clipspace.zoo import list_models, zoo_dir
+
+TINY = ClipSpaceConfig(vision_hidden=32, vision_layers=1, text_hidden=32, text_layers=1, heads=2, projection_dim=16)
+
+
+def test_tiny_clip_embeddings_round_trip_and_grad(tmp_path):
+    torch.manual_seed(0)
+    clip = ClipSpace.from_config(TINY).eval()
+    x = torch.rand(3, 3, 64, 64)
+    img, txt = clip.encode_image(x), clip.encode_text(["a red circle", "a qwerty star"])
+    assert img.shape == (3, 16) and txt.shape == (2, 16)
+    assert torch.allclose(img.norm(dim=-1), torch.ones(3), atol=1e-5)
+    assert not img.requires_grad
+    x.requires_grad_(True)
+    clip.encode_image(x, grad=True).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    # any input size goes through the stored preprocessing
+    assert clip.encode_image(torch.rand(1, 3, 100, 100)).shape == (1, 16)
+    clip.save_pretrained(tmp_path / "c", dtype=None)
+    again = ClipSpace.from_pretrained(tmp_path / "c")
+    assert torch.allclose(again.encode_text(["a red circle"]), txt[:1], atol=1e-5)
+    batched = clip.encode_text(["a red circle", "a qwerty star"], batch_size=1)
+    assert torch.allclose(batched, txt, atol=1e-5)
+
+
+def test_hf_config_uses_our_special_ids():
+    clip = ClipSpace.from_config(TINY)
+    cfg = clip.model.config.text_config
+    assert cfg.eos_token_id == clip.tokenizer.eos_token_id != 2
+    assert cfg.bos_token_id == clip.tokenizer.bos_token_id and cfg.pad_token_id == clip.tokenizer.pad_token_id
+
+
+@pytest.mark.parametrize("name", ["clip", "clip-eval"])
+def test_zoo_clip_loads_with_transformers(name):
+    if name not in list_models():
+        pytest.skip(f"zoo/{name} not trained yet")
+    path = zoo_dir() / name
+    assert isinstance(CLIPModel.from_pretrained(path, local_files_only=True), CLIPModel)
+    assert PreTrainedTokenizerFast.from_pretrained(path, local_files_only=True).eos_token_id != 2

@@ -1,0 +1,76 @@
+"""A few-step smoke test of every trainer, including resume (tiny models, tiny data in a temp dir)."""
+import json
+
+import pytest
+import torch
+
+from clipspace.train.common import load_train_config
+
+
+@pytest.fixture(autouse=True)
+def tmp_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLIPSPACE_DATA", str(tmp_path / "data"))
+
+
+def test_oracle_trainer_runs_and_resumes(tmp_path):
+    from clipspace.models.oracle import Oracle
+    from clipspace.train.oracle import OracleTrainConfig, train
+
+    cfg = OracleTrainConfig(
+        output_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "export"), num_train_scenes=64, num_val_scenes=16,
+        steps=2, batch_size=8, eval_every=2, threads=1, model={"channels": [8, 8, 8], "hidden": 16},
+    )
+    train(cfg)
+    with pytest.raises(FileExistsError):
+        train(cfg)  # an existing run is never silently overwritten
+    cfg.steps = 4
+    train(cfg, resume=True)
+    log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "val_clean" in r] == [2, 4]
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["step"] == 4
+    assert Oracle.from_pretrained(tmp_path / "export").read(torch.rand(1, 3, 64, 64)).present.shape == (1, 9)
+
+
+def test_clip_trainer_runs(tmp_path):
+    from clipspace.models.clip import ClipSpace
+    from clipspace.train.clip import ClipTrainConfig, train
+
+    cfg = ClipTrainConfig(
+        output_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "export"), num_train_scenes=64, steps=2,
+        batch_size=8, eval_every=2, eval_images=8, threads=1,
+        model={"vision_hidden": 32, "vision_layers": 1, "text_hidden": 32, "text_layers": 1, "heads": 2, "projection_dim": 16},
+    )
+    train(cfg)
+    clip = ClipSpace.from_pretrained(tmp_path / "export")
+    assert clip.encode_text(["a red circle"]).shape == (1, 16)
+
+
+def test_hard_negatives_are_false_and_respect_the_held_out_rule():
+    import numpy as np
+
+    from clipspace.train.clip import hard_negative
+    from clipspace.world.captions import caption_matches_scene, choose_mentions
+    from clipspace.world.datasets import scene_at
+    from clipspace.world.scene import is_held_out
+
+    rng = np.random.default_rng(0)
+    made = 0
+    for i in range(500):
+        scene = scene_at("train", i)
+        said = choose_mentions(scene, rng)
+        neg = hard_negative(said, scene, rng)
+        if neg is None:
+            continue
+        made += 1
+        assert not caption_matches_scene(neg, scene)
+        assert not any(is_held_out(m.color, m.shape) for m in neg.objects)
+    assert made > 400
+
+
+def test_config_rejects_unknown_keys(tmp_path):
+    from clipspace.train.oracle import OracleTrainConfig
+
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps({"stepz": 3}))
+    with pytest.raises(ValueError, match="stepz"):
+        load_train_config(OracleTrainConfig, p)
