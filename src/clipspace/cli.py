@@ -19,7 +19,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Text to imag
 world_app = typer.Typer(no_args_is_help=True, help="The Shapes world: sample scenes and captions.")
 app.add_typer(world_app, name="world")
 
-TRAINERS = ("oracle", "clip")
+TRAINERS = ("oracle", "clip", "caption-lm")
 
 
 def edge(fn):
@@ -122,7 +122,40 @@ def train(
         from .train.clip import ClipTrainConfig, train as run
 
         cfg = load_train_config(ClipTrainConfig, config, overrides)
+    elif model == "caption-lm":
+        from .train.caption_lm import CaptionLMTrainConfig, train as run
+
+        cfg = load_train_config(CaptionLMTrainConfig, config, overrides)
     run(cfg, resume=resume)
+
+
+SAMPLERS = ("caption-lm",)
+
+
+@app.command()
+@edge
+def sample(
+    model: str = typer.Argument(..., help=f"One of: {', '.join(SAMPLERS)}."),
+    n: int = typer.Option(8, "-n", "--num", help="Number of samples."),
+    seed: int = typer.Option(0, "--seed"),
+    temperature: float = typer.Option(1.0, "--temperature", help="Sampling temperature (caption-lm)."),
+    path: str = typer.Option("", "--model-path", help="Model directory (default: the zoo's)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output directory (images; captions are printed)."),
+):
+    """Unconditional samples from a zoo generator or caption model."""
+    import torch
+
+    _check_positive("-n", n)
+    if model not in SAMPLERS:
+        raise InputError(f"unknown model {model!r}; expected one of {', '.join(SAMPLERS)}")
+    if temperature <= 0:
+        raise InputError(f"--temperature must be positive, got {temperature}")
+    if model == "caption-lm":
+        from .models.caption_lm import CaptionLM
+
+        lm = CaptionLM.from_pretrained(path or "caption-lm")
+        for caption in lm.sample(n, temperature=temperature, generator=torch.Generator().manual_seed(seed)):
+            typer.echo(caption)
 
 
 @app.command()

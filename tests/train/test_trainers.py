@@ -74,3 +74,16 @@ def test_config_rejects_unknown_keys(tmp_path):
     p.write_text(json.dumps({"stepz": 3}))
     with pytest.raises(ValueError, match="stepz"):
         load_train_config(OracleTrainConfig, p)
+
+
+def test_caption_lm_trainer_runs(tmp_path):
+    from clipspace.models.caption_lm import CaptionLM
+    from clipspace.train.caption_lm import CaptionLMTrainConfig, train
+
+    cfg = CaptionLMTrainConfig(
+        output_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "export"), steps=2, batch_size=8, eval_every=2,
+        threads=1, model={"hidden": 16, "layers": 1, "heads": 2},
+    )
+    train(cfg)
+    lm = CaptionLM.from_pretrained(tmp_path / "export")
+    assert len(lm.sample(3, generator=torch.Generator().manual_seed(0))) == 3

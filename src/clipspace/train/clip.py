@@ -12,6 +12,7 @@ Recipe (all captions obey the held-out rule):
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -193,6 +194,7 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
             if score > best and cfg.export_dir:
                 best = score
                 clip.save_pretrained(cfg.export_dir)
+                run.record_export(cfg.export_dir, cfg, f"clipspace train clip --config configs/{Path(cfg.export_dir).name}.json", step=done, val_zero_shot=acc)
                 run.log({"step": done, "exported": cfg.export_dir, "score": score})
             checkpoint(done)
     model.eval()

@@ -57,6 +57,19 @@ class RunDir:
         torch.save(state, tmp)
         os.replace(tmp, self.ckpt)
 
+    def record_export(self, export_dir: str | os.PathLike, config, command: str, **extra) -> None:
+        """Write <export_dir>/training.json: how this zoo model was made (config, command, wall time)."""
+        info = {
+            "command": command,
+            "config": dataclasses.asdict(config),
+            "train_wall_time_s": round(self.wall_time, 1),
+            "threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            **extra,
+        }
+        Path(export_dir).mkdir(parents=True, exist_ok=True)
+        (Path(export_dir) / "training.json").write_text(json.dumps(info, indent=2) + "\n")
+
     def log(self, record: dict) -> None:
         record = {**record, "wall_time": round(self.wall_time, 1)}
         with open(self.path / "log.jsonl", "a") as f:
