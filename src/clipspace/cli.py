@@ -19,7 +19,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Text to imag
 world_app = typer.Typer(no_args_is_help=True, help="The Shapes world: sample scenes and captions.")
 app.add_typer(world_app, name="world")
 
-TRAINERS = ("oracle", "clip", "caption-lm")
+TRAINERS = ("oracle", "clip", "caption-lm", "generator")
 
 
 def edge(fn):
@@ -126,10 +126,15 @@ def train(
         from .train.caption_lm import CaptionLMTrainConfig, train as run
 
         cfg = load_train_config(CaptionLMTrainConfig, config, overrides)
+    elif model == "generator":
+        from .train.generator import GeneratorTrainConfig, train as run
+
+        overrides = {("ae_steps" if k == "steps" else k): v for k, v in overrides.items()}
+        cfg = load_train_config(GeneratorTrainConfig, config, overrides)
     run(cfg, resume=resume)
 
 
-SAMPLERS = ("caption-lm",)
+SAMPLERS = ("generator", "caption-lm")
 
 
 @app.command()
@@ -139,6 +144,7 @@ def sample(
     n: int = typer.Option(8, "-n", "--num", help="Number of samples."),
     seed: int = typer.Option(0, "--seed"),
     temperature: float = typer.Option(1.0, "--temperature", help="Sampling temperature (caption-lm)."),
+    psi: float = typer.Option(1.0, "--psi", help="Truncation toward the mapping's cluster means (generator); 1 = none."),
     path: str = typer.Option("", "--model-path", help="Model directory (default: the zoo's)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output directory (images; captions are printed)."),
 ):
@@ -150,7 +156,23 @@ def sample(
         raise InputError(f"unknown model {model!r}; expected one of {', '.join(SAMPLERS)}")
     if temperature <= 0:
         raise InputError(f"--temperature must be positive, got {temperature}")
-    if model == "caption-lm":
+    if not 0 < psi <= 2:
+        raise InputError(f"--psi must be in (0, 2], got {psi}")
+    if model == "generator":
+        from .io import make_grid, save_png, tensor_to_pil
+        from .models.generator import Generator
+        from .zoo import resolve_model_path
+
+        gen = Generator.from_pretrained(resolve_model_path(path or "generator"))
+        images = gen.sample(n, torch.Generator().manual_seed(seed), psi=psi)
+        pils = [tensor_to_pil(x) for x in images]
+        out = out or Path("outputs/samples")
+        with _StagedDir(out) as tmp:
+            for i, im in enumerate(pils):
+                save_png(im, tmp / f"{i:05d}.png", {"model": "generator", "seed": seed, "psi": psi, "index": i})
+            make_grid(pils).save(tmp / "grid.png")
+        typer.echo(str(out / "grid.png"))
+    elif model == "caption-lm":
         from .models.caption_lm import CaptionLM
 
         lm = CaptionLM.from_pretrained(path or "caption-lm")

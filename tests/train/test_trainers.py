@@ -87,3 +87,35 @@ def test_caption_lm_trainer_runs(tmp_path):
     train(cfg)
     lm = CaptionLM.from_pretrained(tmp_path / "export")
     assert len(lm.sample(3, generator=torch.Generator().manual_seed(0))) == 3
+
+
+def test_generator_trainer_runs_all_stages(tmp_path):
+    from clipspace.models.critic import Critic
+    from clipspace.models.generator import Generator
+    from clipspace.train.generator import GeneratorTrainConfig, train
+
+    cfg = GeneratorTrainConfig(
+        output_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "g"), critic_export_dir=str(tmp_path / "c"),
+        num_train_scenes=64, ae_steps=2, batch_size=8, mixture_images=64, em_iterations=2, critic_steps=2, threads=1,
+        model={"w_dim": 8, "channels": [8, 8, 8, 8, 8], "encoder_channels": [4, 4, 4, 4], "num_clusters": 4},
+        critic={"channels": [4, 4, 4, 4]},
+    )
+    train(cfg)
+    gen = Generator.from_pretrained(tmp_path / "g")
+    x = gen.sample(3, torch.Generator().manual_seed(0))
+    assert x.shape == (3, 3, 64, 64) and 0 <= x.min() and x.max() <= 1
+    assert torch.equal(x, gen.sample(3, torch.Generator().manual_seed(0)))
+    assert Critic.from_pretrained(tmp_path / "c").realism(x).shape == (3,)
+    log = (tmp_path / "run" / "log.jsonl").read_text()
+    assert '"stage": "mixture"' in log and '"stage": "critic"' in log
+
+
+def test_mixture_fit_recovers_two_clusters():
+    from clipspace.train.generator import fit_mixture
+
+    g = torch.Generator().manual_seed(0)
+    w = torch.cat([torch.randn(500, 2, generator=g) * 0.1 + 3, torch.randn(500, 2, generator=g) * 0.1 - 3])
+    means, tril, log_w = fit_mixture(w, 2, 20, g)
+    assert sorted(means[:, 0].round().tolist()) == [-3.0, 3.0]
+    assert torch.allclose(log_w.exp(), torch.tensor([0.5, 0.5]), atol=0.05)
+    assert (torch.diagonal(tril, dim1=-2, dim2=-1) < 0.2).all()

@@ -1,0 +1,193 @@
+"""Train the image generator in three stages, on images alone (every color-shape pair):
+
+1. autoencoder: encoder -> w -> synthesis, L1 on pixels and on image gradients, with pixels that differ
+   from the image's own background color (its median) weighted up, since shape is learned last;
+2. mapping: a Gaussian mixture fitted by EM to the encoder's w of training images; w_avg;
+3. critic: real images vs generator samples (binary cross-entropy).
+
+    clipspace train generator --config configs/generator.json [--resume]
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ..models.critic import Critic, CriticConfig
+from ..models.generator import Generator, GeneratorConfig
+from ..world.datasets import cached_split
+from .common import RunDir, step_generator
+
+
+@dataclass
+class GeneratorTrainConfig:
+    output_dir: str = "runs/generator"
+    export_dir: str | None = "zoo/generator"
+    critic_export_dir: str | None = "zoo/critic"
+    seed: int = 0
+    num_train_scenes: int = 240_000
+    ae_steps: int = 20_000
+    batch_size: int = 64
+    lr: float = 1e-3
+    warmup_steps: int = 300
+    object_weight: float = 4.0
+    gradient_loss: float = 1.0
+    mixture_images: int = 50_000
+    em_iterations: int = 30
+    critic_steps: int = 2000
+    critic_lr: float = 5e-4
+    eval_every: int = 1000
+    threads: int = 2
+    model: dict | None = None  # GeneratorConfig fields
+    critic: dict | None = None  # CriticConfig fields
+
+
+def _batch(images: np.ndarray, idx: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(images[np.sort(idx)])).permute(0, 3, 1, 2).float().div_(255)
+
+
+def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor, object_weight: float, gradient_loss: float) -> torch.Tensor:
+    """Weighted L1 on pixels and finite differences; weights come from the target image alone."""
+    background = target.flatten(2).median(-1).values[:, :, None, None]  # (B, 3, 1, 1): most pixels are background
+    weight = 1 + object_weight * ((target - background).abs().amax(1, keepdim=True) > 0.1).float()
+    loss = (weight * (pred - target).abs()).mean()
+    if gradient_loss:
+        for dim in (2, 3):
+            loss = loss + gradient_loss * (pred.diff(dim=dim) - target.diff(dim=dim)).abs().mean()
+    return loss
+
+
+def _kmeans_pp(w: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """k-means++ seeding: each new centre drawn with probability proportional to squared distance."""
+    centres = [w[torch.randint(len(w), (1,), generator=generator)].squeeze(0)]
+    d2 = (w - centres[0]).pow(2).sum(1)
+    for _ in range(k - 1):
+        c = w[torch.multinomial(d2 + 1e-12, 1, generator=generator)].squeeze(0)
+        centres.append(c)
+        d2 = torch.minimum(d2, (w - c).pow(2).sum(1))
+    return torch.stack(centres)
+
+
+@torch.no_grad()
+def fit_mixture(w: torch.Tensor, k: int, iterations: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """EM for a full-covariance Gaussian mixture; returns means (K, D), scale_tril (K, D, D), log_weights (K)."""
+    N, D = w.shape
+    means = _kmeans_pp(w, k, generator)
+    cov = torch.cov(w.T)[None].repeat(k, 1, 1)
+    log_pi = torch.full((k,), -math.log(k))
+    eye = torch.eye(D) * 1e-4
+    for _ in range(iterations):
+        L = torch.linalg.cholesky(cov + eye)
+        diff = w[:, None, :] - means[None]  # (N, K, D)
+        sol = torch.linalg.solve_triangular(L[None], diff[..., None], upper=False)[..., 0]  # (N, K, D)
+        logdet = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)  # (K,)
+        log_p = log_pi - 0.5 * (sol.pow(2).sum(-1) + logdet + D * math.log(2 * math.pi))  # (N, K)
+        resp = torch.softmax(log_p, dim=1)
+        nk = resp.sum(0) + 1e-6
+        log_pi = torch.log(nk / N)
+        means = (resp.T @ w) / nk[:, None]
+        diff = w[:, None, :] - means[None]
+        cov = torch.einsum("nk,nki,nkj->kij", resp, diff, diff) / nk[:, None, None]
+    return means, torch.linalg.cholesky(cov + eye), log_pi
+
+
+def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Generator:
+    torch.set_num_threads(cfg.threads)
+    run = RunDir(cfg.output_dir, cfg, resume)
+    torch.manual_seed(cfg.seed)
+    gen = Generator(GeneratorConfig(**(cfg.model or {})))
+    critic = Critic(CriticConfig(**(cfg.critic or {})))
+    params = list(gen.synthesis.parameters()) + list(gen.encoder.parameters())
+    opt = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.99))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.ae_steps) / cfg.ae_steps))
+    )
+    copt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, betas=(0.5, 0.99))
+    state = run.load() or {"stage": "ae", "step": 0}
+    if "generator" in state:
+        gen.load_state_dict(state["generator"])
+        critic.load_state_dict(state["critic"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        copt.load_state_dict(state["critic_optimizer"])
+    images = cached_split("train", cfg.num_train_scenes)
+
+    def checkpoint(stage: str, step: int) -> None:
+        run.save({
+            "stage": stage, "step": step, "generator": gen.state_dict(), "critic": critic.state_dict(),
+            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "critic_optimizer": copt.state_dict(),
+        })
+
+    # 1. autoencoder
+    if state["stage"] == "ae":
+        bar = tqdm(range(state["step"], cfg.ae_steps), initial=state["step"], total=cfg.ae_steps, desc="generator ae")
+        for step in bar:
+            rng = np.random.default_rng([cfg.seed, step])
+            x = _batch(images, rng.choice(cfg.num_train_scenes, cfg.batch_size, replace=False))
+            pred = gen.synthesis(gen.encoder(x)[:, None].expand(-1, gen.num_ws, -1))
+            loss = reconstruction_loss(pred, x, cfg.object_weight, cfg.gradient_loss)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            if step % 50 == 0:
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+                run.log({"stage": "ae", "step": step, "loss": loss.item()})
+            if callback is not None:
+                callback(step + 1, cfg.ae_steps)
+            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.ae_steps:
+                checkpoint("ae", step + 1)
+        state = {"stage": "mixture", "step": 0}
+        checkpoint("mixture", 0)
+
+    # 2. mapping: mixture over the encoder's latents
+    if state["stage"] == "mixture":
+        n = min(cfg.mixture_images, cfg.num_train_scenes)
+        with torch.no_grad():
+            w = torch.cat([gen.encoder(_batch(images, np.arange(i, min(i + 500, n)))) for i in range(0, n, 500)])
+        k = min(gen.config.num_clusters, n)
+        means, tril, log_w = fit_mixture(w, k, cfg.em_iterations, step_generator(cfg.seed, 0))
+        gen.mapping.log_weights.fill_(-float("inf"))  # clusters beyond k (tiny runs) are never drawn
+        gen.mapping.means[:k] = means
+        gen.mapping.scale_tril[:k] = tril
+        gen.mapping.log_weights[:k] = log_w
+        gen.w_avg.copy_(w.mean(0))
+        run.log({"stage": "mixture", "clusters": k, "latents": n})
+        state = {"stage": "critic", "step": 0}
+        checkpoint("critic", 0)
+
+    # 3. critic: real vs generated
+    if state["stage"] == "critic":
+        bar = tqdm(range(state["step"], cfg.critic_steps), initial=state["step"], total=cfg.critic_steps, desc="critic")
+        for step in bar:
+            g = step_generator(cfg.seed + 1, step)
+            rng = np.random.default_rng([cfg.seed + 1, step])
+            real = _batch(images, rng.choice(cfg.num_train_scenes, cfg.batch_size // 2, replace=False))
+            fake = gen.sample(cfg.batch_size // 2, g)
+            logits = critic(torch.cat([real, fake]))
+            target = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))])
+            loss = F.binary_cross_entropy_with_logits(logits, target)
+            copt.zero_grad(set_to_none=True)
+            loss.backward()
+            copt.step()
+            if step % 50 == 0:
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+                run.log({"stage": "critic", "step": step, "loss": loss.item()})
+            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.critic_steps:
+                checkpoint("critic", step + 1)
+        checkpoint("done", 0)
+
+    gen.eval()
+    critic.eval()
+    if cfg.export_dir:
+        gen.save_pretrained(cfg.export_dir, dtype=torch.float16)
+        run.record_export(cfg.export_dir, cfg, "clipspace train generator --config configs/generator.json")
+    if cfg.critic_export_dir:
+        critic.save_pretrained(cfg.critic_export_dir, dtype=torch.float16)
+        run.record_export(cfg.critic_export_dir, cfg, "clipspace train generator --config configs/generator.json")
+    return gen
