@@ -3,9 +3,10 @@
 - synthesis: a learned 4x4 constant, upsampled through style-modulated, demodulated 3x3 convolutions
   (StyleGAN2's weight demodulation); each conv and the final toRGB read their own w, so
   `synthesize` takes w (B, D) or per-layer w+ (B, num_ws, D);
-- mapping: a Gaussian mixture over the latents of the trained autoencoder (z ~ N(0, I), cluster k),
-  w = mu_k + L_k z. Truncation is StyleGAN's toward w_avg, or (default, better in a multimodal
-  space) toward the cluster mean: w = mu_k + psi L_k z;
+- mapping: a Gaussian mixture over the latents of the trained autoencoder, reached deterministically
+  from z ~ N(0, I) (see MixtureMapping). Truncation: `psi` pulls w toward its cluster's mean
+  (multi-modal truncation, which keeps images valid in a multimodal space); StyleGAN's pull toward
+  w_avg is `truncate`;
 - encoder: image -> w, the autoencoder half that trains the synthesis and inverts images.
 
 The realism critic lives in critic.py.
@@ -95,7 +96,11 @@ class Encoder(nn.Module):
 
 
 class MixtureMapping(nn.Module):
-    """z (B, D) ~ N(0, I) and a cluster k (B,) -> w = mu_k + psi * L_k z."""
+    """A deterministic map from z ~ N(0, I_{D+1}) to the mixture over w.
+
+    z[0] picks the cluster through the normal CDF (u = Phi(z0) falls into cluster k with probability
+    pi_k), z[1:] places w inside it: w = mu_k + psi * L_k z[1:]. Searching z is searching the mixture.
+    """
 
     def __init__(self, cfg: GeneratorConfig):
         super().__init__()
@@ -104,11 +109,15 @@ class MixtureMapping(nn.Module):
         self.register_buffer("scale_tril", torch.eye(D).repeat(K, 1, 1))
         self.register_buffer("log_weights", torch.full((K,), -math.log(K)))
 
-    def forward(self, z: torch.Tensor, cluster: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
-        return self.means[cluster] + psi * torch.einsum("bij,bj->bi", self.scale_tril[cluster], z)
+    def cluster(self, z: torch.Tensor) -> torch.Tensor:
+        u = 0.5 * (1 + torch.erf(z[:, 0] / math.sqrt(2)))
+        cdf = torch.cumsum(torch.softmax(self.log_weights.float(), 0), 0)
+        return torch.searchsorted(cdf, u.contiguous()).clamp_max(len(cdf) - 1)
 
-    def sample_clusters(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return torch.multinomial(self.log_weights.exp(), n, replacement=True, generator=generator)
+    def forward(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
+        """z (B, D + 1) -> w (B, D)."""
+        k = self.cluster(z)
+        return self.means[k] + psi * torch.einsum("bij,bj->bi", self.scale_tril[k], z[:, 1:])
 
 
 class Generator(nn.Module, PretrainedMixin):
@@ -140,14 +149,16 @@ class Generator(nn.Module, PretrainedMixin):
         """StyleGAN's truncation toward the average w."""
         return self.w_avg + psi * (w - self.w_avg)
 
-    def sample_latents(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """z (n, D) and cluster (n,), seeded."""
-        cluster = self.mapping.sample_clusters(n, generator)
-        return torch.randn(n, self.w_dim, generator=generator), cluster
+    @property
+    def z_dim(self) -> int:
+        return self.config.w_dim + 1
+
+    def sample_latents(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """z (n, D + 1) ~ N(0, I), seeded."""
+        return torch.randn(n, self.z_dim, generator=generator)
 
     def sample_w(self, n: int, generator: torch.Generator | None = None, psi: float = 1.0) -> torch.Tensor:
-        z, k = self.sample_latents(n, generator)
-        return self.mapping(z, k, psi)
+        return self.mapping(self.sample_latents(n, generator), psi)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, psi: float = 1.0, batch_size: int = 256) -> torch.Tensor:
