@@ -43,7 +43,7 @@ class ModulatedConv2d(nn.Module):
         self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel))
         self.bias = nn.Parameter(torch.zeros(cout))
         self.affine = nn.Linear(w_dim, cin)
-        nn.init.zeros_(self.affine.weight)
+        nn.init.normal_(self.affine.weight, std=1 / math.sqrt(w_dim))  # StyleGAN2: styles start near 1
         nn.init.ones_(self.affine.bias)
         self.scale = 1 / math.sqrt(cin * kernel * kernel)
         self.demodulate, self.padding = demodulate, kernel // 2
