@@ -90,12 +90,13 @@ class CaptionLM(nn.Module):
         self, prefix: torch.Tensor, *, greedy: bool = True, temperature: float = 1.0, top_k: int | None = None,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Continue (B, P) prefixes (starting with [BOS]) until [EOS] or max_length; returns (B, <=max_length)."""
+        """Continue (B, P) prefixes (starting with [BOS]) until [EOS]; returns (B, <=max_length) ids that always
+        end in [EOS] (forced at max_length), so a caption re-tokenised for CLIP is never truncated."""
         ids = prefix.clone()
         done = (ids == self.tokenizer.eos_token_id).any(1)
         past = None
         step_in = ids
-        while ids.shape[1] < self.max_length and not done.all():
+        while ids.shape[1] < self.max_length - 1 and not done.all():
             out = self.model(input_ids=step_in, past_key_values=past, use_cache=True)
             past = out.past_key_values
             logits = out.logits[:, -1].float()
@@ -113,6 +114,9 @@ class CaptionLM(nn.Module):
             ids = torch.cat([ids, nxt[:, None]], 1)
             done |= nxt == self.tokenizer.eos_token_id
             step_in = nxt[:, None]
+        if not done.all():
+            eos = torch.where(done, torch.full_like(done, self.tokenizer.pad_token_id, dtype=torch.long), self.tokenizer.eos_token_id)
+            ids = torch.cat([ids, eos[:, None]], 1)
         return ids
 
     def continue_greedy(self, prefix: torch.Tensor) -> list[str]:

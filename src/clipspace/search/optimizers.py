@@ -120,7 +120,8 @@ def _cmaes(problem: GlassProblem, cfg: SearchConfig, x0: torch.Tensor, seed: int
     lo, hi = problem.space.bounds()
     rng = np.random.default_rng(seed)
     ev = problem.evaluate(x0)  # the initial population counts as the first generation
-    start = x0[int(np.argmax(ev.fitness))].numpy().astype(np.float64)
+    margin = 1e-6 * (hi - lo)
+    start = np.clip(x0[int(np.argmax(ev.fitness))].numpy().astype(np.float64), lo + margin, hi - margin)
     spread = x0.std(0).numpy().astype(np.float64) + 1e-6
     opts = {
         "popsize": cfg.population, "seed": math.nan, "randn": lambda *shape: rng.standard_normal(shape),

@@ -1,0 +1,72 @@
+"""What every pipeline shares: loading components from the zoo or a pipeline dir, and input checks."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from ..io import InputError, load_images
+
+
+def component_path(root: str | os.PathLike | None, name: str) -> Path:
+    """<root>/<name> for a pipeline directory, else the zoo's model of that name."""
+    from ..zoo import resolve_model_path
+
+    if root is not None:
+        p = Path(root) / name
+        if not p.is_dir():
+            raise FileNotFoundError(f"{root} has no {name}/ component")
+        return p
+    try:
+        return resolve_model_path(name)
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"zoo/{name} is missing: train it with `clipspace train {name} --config configs/{name}.json`"
+        ) from None
+
+
+def write_model_index(path: str | os.PathLike, pipeline: str, components: dict[str, str]) -> None:
+    Path(path).mkdir(parents=True, exist_ok=True)
+    (Path(path) / "model_index.json").write_text(json.dumps({"pipeline": pipeline, **components}, indent=2) + "\n")
+
+
+def check_prompts(prompt: str | list[str] | None, allow_empty: bool = False) -> list[str]:
+    if prompt is None:
+        prompts = []
+    else:
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+    if any(not isinstance(p, str) or not p.strip() for p in prompts):
+        raise InputError("prompts must be non-empty text")
+    if not prompts and not allow_empty:
+        raise InputError("a prompt is required")
+    return [p.strip() for p in prompts]
+
+
+def check_count(name: str, value: int, low: int = 1) -> int:
+    if not isinstance(value, int) or value < low:
+        raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
+    return value
+
+
+def check_range(name: str, value: float, low: float, high: float) -> float:
+    if not (low <= value <= high):
+        raise InputError(f"{name} must be in [{low}, {high}], got {value}")
+    return float(value)
+
+
+def image_prompt(image) -> torch.Tensor | None:
+    """An image prompt (path, bytes, PIL, array or a list of them) as (B, 3, 64, 64), or None."""
+    if image is None:
+        return None
+    if isinstance(image, torch.Tensor) and image.ndim == 4:
+        return image.float().clamp(0, 1)
+    return load_images(image if isinstance(image, list) else [image])
+
+
+def seed_for(seed: int | None, generator: torch.Generator | None) -> int:
+    """One integer seed from either argument (a generator is consumed once)."""
+    if generator is not None:
+        return int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
+    return 0 if seed is None else int(seed)

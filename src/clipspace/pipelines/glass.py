@@ -1,0 +1,172 @@
+"""CLIP-GLaSS (Galatolo et al., 2021): evolutionary search through CLIP space.
+
+Text -> image: search the generator's latent (z, w or w+) so that CLIP's embedding of the image matches
+the target (prompts, weighted prompts, negative prompts, image prompts). Image -> text: search the
+caption model's prefix (GA, as the paper) or decode with CLIP re-ranking (fast).
+
+    pipe = GlassPipeline.from_pretrained()            # the zoo
+    out = pipe("a small red circle", num_images=2, seed=0)
+    out.images, out.scores, out.history
+    pipe.caption(images).captions
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, replace
+
+import torch
+
+from ..io import InputError, tensor_to_pil
+from ..models.caption_lm import CaptionLM
+from ..models.clip import ClipSpace
+from ..models.critic import Critic
+from ..models.generator import Generator
+from ..search import LATENT_SPACES, OPTIMIZERS, ClipTarget, GlassProblem, LatentSpace, SearchConfig, run_search
+from ..search.text import guided_decode, prefix_search
+from .common import check_count, check_prompts, check_range, component_path, image_prompt, seed_for, write_model_index
+from .outputs import ImageOutput, TextOutput
+
+CAPTION_DECODERS = ("ga", "guided")
+
+
+@dataclass
+class GlassSettings:
+    """Search knobs of text/image -> image; the defaults are the ones the README's table measures."""
+
+    optimizer: str = "cmaes"
+    generations: int = 24
+    population: int = 32
+    latent: str = "w"
+    psi: float = 1.0
+    aug: int = 0  # AugCLIP views per candidate (0 = off)
+    sigma: float = 0.5
+    lr: float = 0.05
+    negative_weight: float = 0.5
+
+    def validate(self) -> "GlassSettings":
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.latent not in LATENT_SPACES:
+            raise InputError(f"latent must be one of {', '.join(LATENT_SPACES)}, got {self.latent!r}")
+        check_count("generations", self.generations)
+        check_count("population", self.population, 2)
+        check_count("aug", self.aug, 0)
+        check_range("psi", self.psi, 0.01, 2.0)
+        check_range("negative_weight", self.negative_weight, 0.0, 10.0)
+        return self
+
+
+class GlassPipeline:
+    def __init__(self, generator: Generator, clip: ClipSpace, critic: Critic | None = None, caption_lm: CaptionLM | None = None):
+        self.generator, self.clip, self.critic, self.caption_lm = generator.eval(), clip.eval(), critic, caption_lm
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike | None = None, clip: str = "clip") -> "GlassPipeline":
+        """Components from a pipeline dir (generator/, clip/, critic/, caption-lm/) or from the zoo."""
+        gen = Generator.from_pretrained(component_path(path, "generator"))
+        clip_model = ClipSpace.from_pretrained(component_path(path, clip))
+        try:
+            critic = Critic.from_pretrained(component_path(path, "critic"))
+        except FileNotFoundError:
+            critic = None
+        try:
+            lm = CaptionLM.from_pretrained(component_path(path, "caption-lm"))
+        except FileNotFoundError:
+            lm = None
+        return cls(gen, clip_model, critic, lm)
+
+    def save_pretrained(self, path: str | os.PathLike) -> None:
+        self.generator.save_pretrained(os.path.join(path, "generator"))
+        self.clip.save_pretrained(os.path.join(path, "clip"))
+        parts = {"generator": "Generator", "clip": "ClipSpace"}
+        if self.critic is not None:
+            self.critic.save_pretrained(os.path.join(path, "critic"))
+            parts["critic"] = "Critic"
+        if self.caption_lm is not None:
+            self.caption_lm.save_pretrained(os.path.join(path, "caption-lm"))
+            parts["caption-lm"] = "CaptionLM"
+        write_model_index(path, "glass", parts)
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str | list[str] | None = None,
+        *,
+        negative_prompt: str | list[str] | None = None,
+        image=None,
+        num_images: int = 1,
+        seed: int | None = 0,
+        generator: torch.Generator | None = None,
+        callback=None,
+        preview: bool = False,
+        settings: GlassSettings | None = None,
+        **overrides,
+    ) -> ImageOutput:
+        """Search one latent per image; `overrides` are GlassSettings fields (optimizer="ga", ...)."""
+        # 1. check inputs
+        settings = replace(settings or GlassSettings(), **overrides).validate()
+        images_in = image_prompt(image)
+        prompts = check_prompts(prompt, allow_empty=images_in is not None)
+        negatives = check_prompts(negative_prompt, allow_empty=True)
+        check_count("num_images", num_images)
+        if settings.optimizer == "nsga2" and self.critic is None:
+            raise InputError("nsga2 needs the realism critic (zoo/critic)")
+        base_seed = seed_for(seed, generator)
+        # 2. encode the target
+        target = ClipTarget.build(self.clip, prompts, None, negatives, settings.negative_weight, images_in)
+        space = LatentSpace(self.generator, settings.latent, settings.psi)
+        search = SearchConfig(settings.optimizer, settings.generations, settings.population, settings.sigma, settings.lr)
+        # 3. search, one run per image
+        out_images, scores, history, seeds, fronts = [], [], [], [], []
+        for i in range(num_images):
+            s = base_seed + i
+            problem = GlassProblem(space, self.clip, target, self.critic, settings.aug, torch.Generator().manual_seed(s))
+            with torch.enable_grad():
+                result = run_search(problem, search, seed=s, callback=callback, preview=preview)
+            best = space.images(result.x[:1])
+            if result.front_f is not None:  # NSGA-II: the most CLIP-like point of the front that looks real
+                real = result.front_f[:, 1] >= 0.5
+                pick = int((result.front_f[:, 0] - 1e3 * ~real).argmax())
+                best = space.images(torch.as_tensor(result.front_x[pick : pick + 1], dtype=torch.float32))
+                fronts.append(result.front_f.tolist())
+            out_images.append(best[0])
+            history.append(result.history)
+            seeds.append(s)
+        # 4. score against the prompt with the pipeline's CLIP
+        batch = torch.stack(out_images)
+        emb = self.clip.encode_image(batch)
+        if prompts:
+            scores = (emb @ self.clip.encode_text(prompts).mean(0)).tolist()
+        else:
+            scores = (emb @ self.clip.encode_image(images_in).mean(0)).tolist()
+        extras = {"settings": asdict(settings)}
+        if fronts:
+            extras["pareto_fronts"] = fronts
+        return ImageOutput([tensor_to_pil(x) for x in batch], scores, [" | ".join(prompts)] * num_images, seeds, history, extras)
+
+    @torch.no_grad()
+    def caption(
+        self, image, *, method: str = "guided", num_captions: int = 3, seed: int = 0, population: int = 32,
+        generations: int = 10, prefix_length: int = 3, top_k: int = 8, beam: int = 4, callback=None,
+    ) -> TextOutput:
+        """Image -> text: method "ga" (the paper's prefix search) or "guided" (CLIP-re-ranked beam search)."""
+        if self.caption_lm is None:
+            raise InputError("captioning needs the caption model (zoo/caption-lm)")
+        if method not in CAPTION_DECODERS:
+            raise InputError(f"method must be one of {', '.join(CAPTION_DECODERS)}, got {method!r}")
+        check_count("num_captions", num_captions)
+        images = image_prompt(image)
+        if images is None:
+            raise InputError("an image is required")
+        emb = self.clip.encode_image(images)
+        captions, scores, history = [], [], []
+        for e in emb:
+            if method == "ga":
+                r = prefix_search(self.caption_lm, self.clip, e, prefix_length=prefix_length, population=population,
+                                  generations=generations, seed=seed, num_captions=num_captions, callback=callback)
+            else:
+                r = guided_decode(self.caption_lm, self.clip, e, top_k=top_k, beam=beam, num_captions=num_captions, callback=callback)
+            captions.append(r.captions)
+            scores.append([float(s) for s in r.scores])
+            history.append(r.history)
+        return TextOutput(captions, scores, history)

@@ -1,0 +1,128 @@
+"""Image -> text through CLIP: GLaSS's search over the caption model's integer prefix, and a fast
+CLIP-guided decoder (MAGIC-style: at each step the LM's top-k next words are re-ranked by CLIP)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..models.caption_lm import CaptionLM
+from ..models.clip import ClipSpace
+from ..progress import StepInfo
+
+
+@dataclass
+class CaptionSearchResult:
+    captions: list[str]  # best first
+    scores: list[float]  # CLIP cosine similarity to the image
+    history: list[float]
+    evaluations: int
+
+
+class _CaptionScorer:
+    """CLIP similarity of captions to one image embedding, memoised (GA populations repeat captions)."""
+
+    def __init__(self, clip: ClipSpace, image_emb: torch.Tensor):
+        self.clip, self.image_emb, self.cache = clip, image_emb, {}
+        self.evaluations = 0
+
+    def __call__(self, captions: list[str]) -> np.ndarray:
+        new = sorted({c for c in captions if c not in self.cache})
+        if new:
+            sims = (self.clip.encode_text(new) @ self.image_emb).tolist()
+            self.cache.update(zip(new, sims))
+            self.evaluations += len(new)
+        return np.array([self.cache[c] for c in captions])
+
+    def best(self, k: int) -> tuple[list[str], list[float]]:
+        ranked = sorted(self.cache.items(), key=lambda t: -t[1])[:k]
+        return [c for c, _ in ranked], [s for _, s in ranked]
+
+
+def prefix_search(
+    lm: CaptionLM, clip: ClipSpace, image_emb: torch.Tensor, *, prefix_length: int = 3, population: int = 32,
+    generations: int = 10, seed: int = 0, num_captions: int = 3, callback=None,
+) -> CaptionSearchResult:
+    """GLaSS image->text: a GA (pymoo, SBX + polynomial mutation with rounding) over integer prefix tokens;
+    each prefix is completed greedily by the caption model and scored by CLIP against the image."""
+    from pymoo.algorithms.soo.nonconvex.ga import GA
+    from pymoo.core.callback import Callback
+    from pymoo.core.problem import Problem
+    from pymoo.operators.crossover.sbx import SBX
+    from pymoo.operators.mutation.pm import PM
+    from pymoo.operators.repair.rounding import RoundingRepair
+    from pymoo.operators.sampling.rnd import IntegerRandomSampling
+    from pymoo.optimize import minimize
+
+    tok = lm.tokenizer
+    first_word = max(tok.pad_token_id, tok.unk_token_id, tok.bos_token_id, tok.eos_token_id) + 1
+    scorer = _CaptionScorer(clip, image_emb)
+    history: list[float] = []
+
+    def captions_for(x: np.ndarray) -> list[str]:
+        ids = torch.as_tensor(np.rint(x), dtype=torch.long)
+        prefix = torch.cat([torch.full((len(ids), 1), tok.bos_token_id), ids], 1)
+        return lm.continue_greedy(prefix)
+
+    class _Problem(Problem):
+        def __init__(self):
+            super().__init__(n_var=prefix_length, n_obj=1, xl=first_word, xu=lm.vocab_size - 1, vtype=int)
+
+        def _evaluate(self, x, out, *args, **kwargs):
+            out["F"] = -scorer(captions_for(x))[:, None]
+
+    class _Report(Callback):
+        def notify(self, algorithm):
+            history.append(scorer.best(1)[1][0])
+            if callback is not None:
+                callback(StepInfo(step=algorithm.n_gen, total=generations, fitness=history[-1]))
+
+    algorithm = GA(
+        pop_size=population, sampling=IntegerRandomSampling(),
+        crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
+        mutation=PM(eta=20, vtype=float, repair=RoundingRepair()), eliminate_duplicates=True,
+    )
+    minimize(_Problem(), algorithm, ("n_gen", generations), seed=seed, callback=_Report(), verbose=False)
+    captions, scores = scorer.best(num_captions)
+    return CaptionSearchResult(captions, scores, history, scorer.evaluations)
+
+
+@torch.no_grad()
+def guided_decode(
+    lm: CaptionLM, clip: ClipSpace, image_emb: torch.Tensor, *, top_k: int = 8, beam: int = 4, clip_weight: float = 1.0,
+    lm_weight: float = 0.1, num_captions: int = 3, callback=None,
+) -> CaptionSearchResult:
+    """Beam search where each beam's top-k next words are re-ranked by CLIP similarity of the partial
+    caption to the image (plus a small LM log-prob term); finished captions are ranked by CLIP alone."""
+    tok = lm.tokenizer
+    scorer = _CaptionScorer(clip, image_emb)
+    beams = [([tok.bos_token_id], 0.0)]
+    finished: dict[str, float] = {}
+    history: list[float] = []
+    for step in range(lm.max_length - 1):
+        ids = torch.tensor([b[0] for b in beams])
+        logp = lm.model(input_ids=ids).logits[:, -1].float().log_softmax(-1)
+        logp[:, [tok.pad_token_id, tok.bos_token_id, tok.unk_token_id]] = float("-inf")
+        cands = []
+        top = logp.topk(top_k, dim=-1)
+        for (seq, lp), vals, idx in zip(beams, top.values.tolist(), top.indices.tolist()):
+            for v, t in zip(vals, idx):
+                cands.append((seq + [t], lp + v))
+        texts = [lm.decode(torch.tensor([s]))[0] for s, _ in cands]
+        sims = scorer(texts)
+        ranked = sorted(zip(cands, texts, sims), key=lambda c: -(clip_weight * c[2] + lm_weight * c[0][1] / len(c[0][0])))
+        beams = []
+        for (seq, lp), text, sim in ranked:
+            if seq[-1] == tok.eos_token_id or len(seq) >= lm.max_length - 1:
+                if text:
+                    finished[text] = sim
+            elif len(beams) < beam:
+                beams.append((seq, lp))
+        history.append(max(finished.values()) if finished else float("nan"))
+        if callback is not None:
+            callback(StepInfo(step=step + 1, total=lm.max_length - 1, fitness=history[-1]))
+        if not beams:
+            break
+    ranked = sorted(finished.items(), key=lambda t: -t[1])[:num_captions]
+    return CaptionSearchResult([c for c, _ in ranked], [s for _, s in ranked], history, scorer.evaluations)

@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+import torch
+
+from clipspace.io import InputError
+from clipspace.pipelines.glass import GlassPipeline
+from clipspace.search import OPTIMIZERS
+from tests.tiny import tiny_caption_lm, tiny_clip, tiny_critic, tiny_generator
+
+FAST = dict(generations=3, population=6)
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return GlassPipeline(tiny_generator(), tiny_clip(), tiny_critic(), tiny_caption_lm())
+
+
+def _pixels(out):
+    return [np.asarray(im) for im in out.images]
+
+
+def test_text_to_image_shapes_scores_and_seeds(pipe):
+    out = pipe("a red circle", num_images=2, seed=5, **FAST)
+    assert len(out.images) == 2 and out.images[0].size == (64, 64) and out.images[0].mode == "RGB"
+    assert out.seeds == [5, 6] and len(out.scores) == 2 and all(-1 <= s <= 1 for s in out.scores)
+    assert all(len(h) == FAST["generations"] for h in out.history)
+    assert all(h == sorted(h) for h in out.history)  # best-so-far never decreases
+    again = pipe("a red circle", num_images=2, seed=5, **FAST)
+    assert all((a == b).all() for a, b in zip(_pixels(out), _pixels(again)))  # same seed, same pixels
+    single = pipe("a red circle", num_images=1, seed=6, **FAST)
+    assert (_pixels(single)[0] == _pixels(out)[1]).all()  # image i of a batch = a single run with seed + i
+
+
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+@pytest.mark.parametrize("latent", ["z", "w", "w+"])
+def test_every_optimizer_and_latent_improves_fitness(pipe, optimizer, latent):
+    steps = []
+    out = pipe("a blue star", optimizer=optimizer, latent=latent, generations=4, population=6, callback=steps.append)
+    assert [s.step for s in steps] == list(range(1, 5)) and steps[-1].total == 4
+    h = out.history[0]
+    assert h[-1] >= h[0]
+    if optimizer == "nsga2":
+        front = np.array(out.extras["pareto_fronts"][0])
+        assert front.ndim == 2 and front.shape[1] == 2
+
+
+def test_targets_negative_and_image_prompts(pipe):
+    img = torch.rand(1, 3, 64, 64)
+    out = pipe(image=img, **FAST)  # image prompt alone
+    assert len(out.images) == 1
+    out = pipe("a red circle", negative_prompt="a blue star", aug=2, **FAST)
+    assert len(out.images) == 1
+
+
+def test_save_load_round_trip(pipe, tmp_path):
+    pipe.save_pretrained(tmp_path / "p")
+    again = GlassPipeline.from_pretrained(tmp_path / "p")
+    a = pipe("a red circle", seed=1, **FAST)
+    b = again("a red circle", seed=1, **FAST)
+    # fp16 storage changes weights slightly; the search must still run and give valid images
+    assert len(b.images) == 1 and abs(a.history[0][0] - b.history[0][0]) < 0.05
+
+
+@pytest.mark.parametrize("bad", [
+    dict(prompt=""), dict(prompt=None), dict(prompt="x", num_images=0), dict(prompt="x", optimizer="sgd"),
+    dict(prompt="x", latent="q"), dict(prompt="x", generations=0), dict(prompt="x", psi=-1.0),
+])
+def test_bad_input_is_an_input_error(pipe, bad):
+    prompt = bad.pop("prompt")
+    with pytest.raises(InputError):
+        pipe(prompt, **bad)
+
+
+@pytest.mark.parametrize("method", ["ga", "guided"])
+def test_caption_decoders(pipe, method):
+    out = pipe.caption(torch.rand(2, 3, 64, 64), method=method, num_captions=2, population=6, generations=2, top_k=3, beam=2)
+    assert len(out.captions) == 2 and all(1 <= len(c) <= 2 for c in out.captions)
+    assert all(isinstance(c, str) and c for cs in out.captions for c in cs)
+    assert all(s == sorted(s, reverse=True) for s in out.scores)
+    with pytest.raises(InputError):
+        pipe.caption(torch.rand(1, 3, 64, 64), method="beam")
