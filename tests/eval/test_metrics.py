@@ -1,4 +1,3 @@
-import torch
 
 from clipspace.eval import check_reading, oracle_match, prompt_group
 from clipspace.io import load_images

@@ -53,7 +53,7 @@ class GlassProblem:
         xs = x if self.best_x is None else torch.cat([self.best_x, x])
         fs = f if self.best_f is None else torch.cat([self.best_f, f])
         order = fs.argsort(descending=True)
-        keep, seen = [], []
+        keep = []
         for i in order.tolist():  # distinct candidates only
             if all(not torch.equal(xs[i], xs[j]) for j in keep):
                 keep.append(i)

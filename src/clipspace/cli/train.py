@@ -1,0 +1,96 @@
+"""clipspace train / sample: the zoo's trainers and unconditional samplers."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..io import InputError
+from .common import StagedDir, app, check_positive, edge
+
+TRAINERS = ("oracle", "clip", "caption-lm", "generator")
+
+
+@app.command()
+@edge
+def train(
+    model: str = typer.Argument(..., help=f"One of: {', '.join(TRAINERS)}."),
+    config: Optional[Path] = typer.Option(None, "--config", help="JSON training config (configs/<model>.json)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in the config's output_dir."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Override the number of steps."),
+    output_dir: Optional[str] = typer.Option(None, "--output-dir", help="Override the run directory."),
+    export_dir: Optional[str] = typer.Option(None, "--export-dir", help="Override where the final model is saved."),
+):
+    """Train a zoo model (resumable: checkpoints are atomic)."""
+    from ..train.common import load_train_config
+
+    if model not in TRAINERS:
+        raise InputError(f"unknown model {model!r}; expected one of {', '.join(TRAINERS)}")
+    if config is not None and not config.is_file():
+        raise InputError(f"{config}: no such config file")
+    overrides = {k: v for k, v in {"steps": steps, "output_dir": output_dir, "export_dir": export_dir}.items() if v is not None}
+    if model == "oracle":
+        from ..train.oracle import OracleTrainConfig, train as run
+
+        cfg = load_train_config(OracleTrainConfig, config, overrides)
+    elif model == "clip":
+        from ..train.clip import ClipTrainConfig, train as run
+
+        cfg = load_train_config(ClipTrainConfig, config, overrides)
+    elif model == "caption-lm":
+        from ..train.caption_lm import CaptionLMTrainConfig, train as run
+
+        cfg = load_train_config(CaptionLMTrainConfig, config, overrides)
+    elif model == "generator":
+        from ..train.generator import GeneratorTrainConfig, train as run
+
+        overrides = {("ae_steps" if k == "steps" else k): v for k, v in overrides.items()}
+        cfg = load_train_config(GeneratorTrainConfig, config, overrides)
+    run(cfg, resume=resume)
+
+
+SAMPLERS = ("generator", "caption-lm")
+
+
+@app.command()
+@edge
+def sample(
+    model: str = typer.Argument(..., help=f"One of: {', '.join(SAMPLERS)}."),
+    n: int = typer.Option(8, "-n", "--num", help="Number of samples."),
+    seed: int = typer.Option(0, "--seed"),
+    temperature: float = typer.Option(1.0, "--temperature", help="Sampling temperature (caption-lm)."),
+    psi: float = typer.Option(1.0, "--psi", help="Truncation toward the mapping's cluster means (generator); 1 = none."),
+    path: str = typer.Option("", "--model-path", help="Model directory (default: the zoo's)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output directory (images; captions are printed)."),
+):
+    """Unconditional samples from a zoo generator or caption model."""
+    import torch
+
+    check_positive("-n", n)
+    if model not in SAMPLERS:
+        raise InputError(f"unknown model {model!r}; expected one of {', '.join(SAMPLERS)}")
+    if temperature <= 0:
+        raise InputError(f"--temperature must be positive, got {temperature}")
+    if not 0 < psi <= 2:
+        raise InputError(f"--psi must be in (0, 2], got {psi}")
+    if model == "generator":
+        from ..io import make_grid, save_png, tensor_to_pil
+        from ..models.generator import Generator
+        from ..zoo import resolve_model_path
+
+        gen = Generator.from_pretrained(resolve_model_path(path or "generator"))
+        images = gen.sample(n, torch.Generator().manual_seed(seed), psi=psi)
+        pils = [tensor_to_pil(x) for x in images]
+        out = out or Path("outputs/samples")
+        with StagedDir(out) as tmp:
+            for i, im in enumerate(pils):
+                save_png(im, tmp / f"{i:05d}.png", {"model": "generator", "seed": seed, "psi": psi, "index": i})
+            make_grid(pils).save(tmp / "grid.png")
+        typer.echo(str(out / "grid.png"))
+    elif model == "caption-lm":
+        from ..models.caption_lm import CaptionLM
+
+        lm = CaptionLM.from_pretrained(path or "caption-lm")
+        for caption in lm.sample(n, temperature=temperature, generator=torch.Generator().manual_seed(seed)):
+            typer.echo(caption)
