@@ -1,0 +1,211 @@
+"""clipspace generate / caption / variations: the methods' pipelines from the command line.
+
+Outputs: PNGs (settings in a text chunk) and DIR/results.jsonl, one JSON object per image.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..io import InputError
+from .common import StagedDir, app, check_positive, edge
+
+GENERATE_METHODS = ("glass", "flow", "unclip", "vdl")
+AVAILABLE = ("glass",)
+CAPTION_METHODS = ("glass", "prefix")
+
+
+def _pipeline(method: str, clip: str):
+    if method not in GENERATE_METHODS:
+        raise InputError(f"--method must be one of {', '.join(GENERATE_METHODS)}, got {method!r}")
+    if method not in AVAILABLE:
+        raise InputError(f"method {method!r} is not available yet in this release (available: {', '.join(AVAILABLE)})")
+    from .. import load_pipeline
+
+    return load_pipeline(method, clip=clip)
+
+
+def _read_prompts(prompt: Optional[str], prompts_file: Optional[Path]) -> list[str]:
+    if prompts_file is not None:
+        if not prompts_file.is_file():
+            raise InputError(f"{prompts_file}: no such prompts file")
+        prompts = [l.strip() for l in prompts_file.read_text().splitlines() if l.strip()]
+        if not prompts:
+            raise InputError(f"{prompts_file} holds no prompts")
+        return prompts
+    if prompt is None or not prompt.strip():
+        raise InputError("give a PROMPT or --prompts FILE")
+    return [prompt.strip()]
+
+
+class _Progress:
+    """A StepInfo callback: tqdm bar, --save-every snapshots and --gif frames (one search per image)."""
+
+    def __init__(self, tmp: Path, name: str, total: int, save_every: int, gif: bool):
+        from tqdm import tqdm
+
+        self.tmp, self.name, self.save_every, self.gif = tmp, name, save_every, gif
+        self.frames: list[list] = []
+        self.bar = tqdm(total=total, desc=name, leave=False)
+
+    def __call__(self, info) -> None:
+        from ..io import tensor_to_pil
+
+        if info.step == 1:  # a new image's search starts
+            self.frames.append([])
+            self.bar.reset(total=info.total)
+        self.bar.update(1)
+        if info.fitness is not None:
+            self.bar.set_postfix(fitness=f"{info.fitness:.4f}")
+        if info.preview is not None:
+            img = tensor_to_pil(info.preview)
+            stem = f"{self.name}_{len(self.frames) - 1:02d}"
+            if self.save_every and info.step % self.save_every == 0:
+                (self.tmp / "progress").mkdir(exist_ok=True)
+                img.save(self.tmp / "progress" / f"{stem}_{info.step:04d}.png")
+            if self.gif:
+                self.frames[-1].append(img)
+
+    def close(self) -> None:
+        self.bar.close()
+        for k, frames in enumerate(self.frames if self.gif else []):
+            if frames:
+                big = [f.resize((256, 256), 0) for f in frames]
+                big[0].save(self.tmp / f"{self.name}_{k:02d}_progress.gif", save_all=True, append_images=big[1:], duration=120, loop=0)
+
+
+def _run_images(pipe, method: str, jobs: list[dict], seed: int, n: int, out: Path, save_every: int, gif: bool, settings: dict) -> None:
+    """Run the pipeline for each job (prompt and/or image), write PNGs + results.jsonl into a staged dir."""
+    from ..io import save_png
+
+    with StagedDir(out) as tmp:
+        rows = []
+        for j, job in enumerate(jobs):
+            name = f"p{j:03d}"
+            progress = _Progress(tmp, name, settings.get("generations", 1), save_every, gif)
+            try:
+                res = pipe(job.get("prompt"), image=job.get("image"), num_images=n, seed=seed, callback=progress,
+                           preview=bool(save_every or gif), **settings)
+            finally:
+                progress.close()
+            for k, (img, score, s) in enumerate(zip(res.images, res.scores, res.seeds)):
+                fname = f"{name}_{k:02d}.png"
+                meta = {"prompt": job.get("prompt") or "", "image_prompt": job.get("image_path"), "method": method, "seed": s,
+                        "clip_score": round(float(score), 6), **settings}
+                save_png(img, tmp / fname, meta)
+                rows.append(json.dumps({"image": fname, **meta}))
+        (tmp / "results.jsonl").write_text("\n".join(rows) + "\n")
+    typer.echo(str(out))
+
+
+def _glass_settings(optimizer, generations, population, latent, psi, aug) -> dict:
+    from ..pipelines.glass import GlassSettings
+
+    s = GlassSettings(optimizer=optimizer, generations=generations, population=population, latent=latent, psi=psi, aug=aug)
+    s.validate()
+    return {k: getattr(s, k) for k in ("optimizer", "generations", "population", "latent", "psi", "aug")}
+
+
+@app.command()
+@edge
+def generate(
+    prompt: Optional[str] = typer.Argument(None, help="Text prompt (or use --prompts FILE)."),
+    prompts_file: Optional[Path] = typer.Option(None, "--prompts", help="A file with one prompt per line."),
+    method: str = typer.Option("glass", "--method", help=f"One of: {', '.join(GENERATE_METHODS)}."),
+    n: int = typer.Option(4, "-n", "--num-images", help="Images per prompt."),
+    seed: int = typer.Option(0, "--seed", help="Image i of a prompt uses seed + i."),
+    out: Path = typer.Option(Path("outputs/generate"), "--out", help="Output directory."),
+    negative: Optional[str] = typer.Option(None, "--negative", help="Negative prompt (steer away from it)."),
+    image: Optional[Path] = typer.Option(None, "--image", help="An image prompt, mixed with the text."),
+    clip: str = typer.Option("clip", "--clip", help="The CLIP the method steers with (zoo name or dir)."),
+    optimizer: str = typer.Option("cmaes", "--optimizer", help="glass: ga, nsga2, cmaes, adam or hybrid."),
+    generations: int = typer.Option(24, "--generations", help="glass: generations (or Adam steps)."),
+    population: int = typer.Option(32, "--population", help="glass: candidates per generation."),
+    latent: str = typer.Option("w", "--latent", help="glass: z, w or w+."),
+    psi: float = typer.Option(1.0, "--psi", help="glass: truncation of the initial population (1 = none)."),
+    aug: int = typer.Option(0, "--aug", help="glass: AugCLIP views per candidate (0 = off)."),
+    save_every: int = typer.Option(0, "--save-every", help="Write the current best every N generations to DIR/progress/."),
+    gif: bool = typer.Option(False, "--gif", help="Write the search's progression as a GIF."),
+):
+    """Text -> image with one of the methods."""
+    check_positive("-n", n)
+    if save_every < 0:
+        raise InputError(f"--save-every must be >= 0, got {save_every}")
+    prompts = _read_prompts(prompt, prompts_file)
+    settings = _glass_settings(optimizer, generations, population, latent, psi, aug)
+    image_job = {}
+    if image is not None:
+        from ..io import load_images
+
+        image_job = {"image": load_images([str(image)]), "image_path": str(image)}
+    pipe = _pipeline(method, clip)
+    if negative is not None and not negative.strip():
+        raise InputError("--negative must not be empty")
+    if negative:
+        settings_call = dict(settings, negative_prompt=negative)
+    else:
+        settings_call = settings
+    _run_images(pipe, method, [{"prompt": p, **image_job} for p in prompts], seed, n, out, save_every, gif, settings_call)
+
+
+@app.command()
+@edge
+def variations(
+    image: Path = typer.Argument(..., help="The image to vary."),
+    method: str = typer.Option("glass", "--method", help="unclip, flow or glass."),
+    n: int = typer.Option(4, "-n", "--num-images"),
+    seed: int = typer.Option(0, "--seed"),
+    out: Path = typer.Option(Path("outputs/variations"), "--out"),
+    clip: str = typer.Option("clip", "--clip"),
+    optimizer: str = typer.Option("cmaes", "--optimizer"),
+    generations: int = typer.Option(24, "--generations"),
+    population: int = typer.Option(32, "--population"),
+    latent: str = typer.Option("w", "--latent"),
+    psi: float = typer.Option(1.0, "--psi"),
+    aug: int = typer.Option(0, "--aug"),
+):
+    """Image -> images that keep what CLIP sees in it."""
+    from ..io import load_images
+
+    check_positive("-n", n)
+    settings = _glass_settings(optimizer, generations, population, latent, psi, aug)
+    job = {"image": load_images([str(image)]), "image_path": str(image)}
+    pipe = _pipeline(method, clip)
+    _run_images(pipe, method, [job], seed, n, out, 0, False, settings)
+
+
+@app.command()
+@edge
+def caption(
+    images: list[Path] = typer.Argument(..., help="Image files."),
+    method: str = typer.Option("glass", "--method", help=f"One of: {', '.join(CAPTION_METHODS)}."),
+    decoder: str = typer.Option("guided", "--decoder", help="glass: ga (prefix search, the paper) or guided (fast)."),
+    num_captions: int = typer.Option(1, "--num-captions", help="Captions per image, best first."),
+    seed: int = typer.Option(0, "--seed"),
+    clip: str = typer.Option("clip", "--clip"),
+    as_json: bool = typer.Option(False, "--json", help='One JSON object per image: {"image", "caption"}.'),
+):
+    """Image -> text."""
+    from ..io import load_images
+
+    check_positive("--num-captions", num_captions)
+    if method not in CAPTION_METHODS:
+        raise InputError(f"--method must be one of {', '.join(CAPTION_METHODS)}, got {method!r}")
+    if method != "glass":
+        raise InputError(f"caption method {method!r} is not available yet in this release (available: glass)")
+    x = load_images([str(p) for p in images])
+    from ..pipelines.glass import GlassPipeline
+
+    pipe = GlassPipeline.from_pretrained(clip=clip)
+    res = pipe.caption(x, method=decoder, num_captions=num_captions, seed=seed)
+    for path, caps, scores in zip(images, res.captions, res.scores):
+        if as_json:
+            row = {"image": str(path), "caption": caps[0] if caps else ""}
+            if num_captions > 1:
+                row["captions"] = [[c, round(s, 6)] for c, s in zip(caps, scores)]
+            typer.echo(json.dumps(row))
+        else:
+            typer.echo(f"{path}: " + " | ".join(caps))
