@@ -14,27 +14,24 @@ from itertools import permutations
 import torch
 
 from ..models.oracle import Oracle, OracleReading
-from ..world.captions import ObjectMention, ParsedCaption, parse_caption
-from ..world.scene import is_held_out
+from ..world.captions import ObjectMention, ParsedCaption, parse_caption, relation_holds
+from ..world.scene import GridCell, is_held_out
 
 ATTRIBUTES = ("color", "shape", "size", "position", "background", "relation", "count")
 
 
 @dataclass
-class _Read:
+class _Read(GridCell):
+    """An object as the oracle read it."""
+
     cell: int
     color: str
     shape: str
     size: str
-    position: str
 
-    @property
-    def row(self) -> int:
-        return self.cell // 3
-
-    @property
-    def col(self) -> int:
-        return self.cell % 3
+    @classmethod
+    def from_dict(cls, o: dict) -> "_Read":
+        return cls(o["cell"], o["color"], o["shape"], o["size"])
 
 
 def prompt_group(parsed: ParsedCaption) -> str:
@@ -46,14 +43,12 @@ def prompt_group(parsed: ParsedCaption) -> str:
 
 
 def _relation_true(relation: str | None, a: _Read, b: _Read) -> bool:
-    from ..world.captions import relation_holds
-
     return relation is None or relation_holds(relation, a, b)
 
 
 def check_reading(parsed: ParsedCaption, read: dict) -> dict[str, bool]:
     """Attribute -> correct, for the attributes the prompt mentions (plus 'count'), and 'full_match'."""
-    objs = [_Read(**o) for o in read["objects"]]
+    objs = [_Read.from_dict(o) for o in read["objects"]]
     mentions: list[ObjectMention] = parsed.objects
     best: dict[str, bool] | None = None
     best_score = -1

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from tqdm import tqdm
+from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
 from ..models.caption_lm import CaptionLM, CaptionLMConfig
 from ..world.captions import CaptionParseError, CaptionStyle, caption_scene, parse_caption
@@ -69,9 +70,7 @@ def train(cfg: CaptionLMTrainConfig, resume: bool = False, callback=None) -> Cap
     torch.manual_seed(cfg.seed)
     lm = CaptionLM.from_config(CaptionLMConfig(**(cfg.model or {})))
     opt = torch.optim.AdamW(lm.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / cfg.steps))
-    )
+    sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps, min_lr_rate=0.0)
     start = 0
     state = run.load()
     if state is not None:

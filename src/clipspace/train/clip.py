@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
+from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
 from ..models.clip import ClipSpace, ClipSpaceConfig
 from ..world.captions import CaptionStyle, ParsedCaption, caption_matches_scene, caption_text, choose_mentions
@@ -134,9 +135,7 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(s, cfg.steps) / cfg.steps)))
-    )
+    sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps, min_lr_rate=0.05)
     start, best = 0, -1.0
     state = run.load()
     if state is not None:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
+from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
 from ..models.critic import Critic, CriticConfig
 from ..models.generator import Generator, GeneratorConfig
@@ -103,9 +104,7 @@ def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Gen
     critic = Critic(CriticConfig(**(cfg.critic or {})))
     params = list(gen.synthesis.parameters()) + list(gen.encoder.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.99))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.ae_steps) / cfg.ae_steps))
-    )
+    sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.ae_steps, min_lr_rate=0.0)
     copt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, betas=(0.5, 0.99))
     state = run.load() or {"stage": "ae", "step": 0}
     if "generator" in state:

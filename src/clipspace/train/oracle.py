@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from tqdm import tqdm
+from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
 from ..eval.scene_accuracy import scene_accuracy
 from ..models.oracle import Oracle, OracleConfig, oracle_loss, scene_targets
@@ -56,9 +57,7 @@ def train(cfg: OracleTrainConfig, resume: bool = False, callback=None) -> Oracle
     torch.manual_seed(cfg.seed)  # initial weights only; batches come from step_generator
     model = Oracle(OracleConfig(**(cfg.model or {}))).to(memory_format=torch.channels_last)  # ~1.5x faster on CPU
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / cfg.warmup_steps) * 0.5 * (1 + np.cos(np.pi * min(s, cfg.steps) / cfg.steps))
-    )
+    sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps, min_lr_rate=0.0)
     start = 0
     state = run.load()
     if state is not None:

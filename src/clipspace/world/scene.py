@@ -44,16 +44,10 @@ def is_held_out(color: str | None, shape: str | None) -> bool:
     return (color, shape) in HELD_OUT_PAIRS
 
 
-@dataclass(frozen=True)
-class SceneObject:
-    shape: str
-    color: str
-    rgb: tuple[int, int, int]  # jittered color actually drawn
-    size: str  # "small" | "large"
-    s: float  # extent in px
-    cell: int  # 0..8, row-major; POSITIONS[cell] is its name
-    cx: float  # extent-box centre (x grows right)
-    cy: float  # extent-box centre (y grows down)
+class GridCell:
+    """row, col and position name of anything with a `cell` (0..8, row-major)."""
+
+    cell: int
 
     @property
     def row(self) -> int:
@@ -66,6 +60,18 @@ class SceneObject:
     @property
     def position(self) -> str:
         return POSITIONS[self.cell]
+
+
+@dataclass(frozen=True)
+class SceneObject(GridCell):
+    shape: str
+    color: str
+    rgb: tuple[int, int, int]  # jittered color actually drawn
+    size: str  # "small" | "large"
+    s: float  # extent in px
+    cell: int  # 0..8, row-major; POSITIONS[cell] is its name
+    cx: float  # extent-box centre (x grows right)
+    cy: float  # extent-box centre (y grows down)
 
     def box(self, grow: float = 0.0) -> tuple[float, float, float, float]:
         h = self.s / 2 + grow
