@@ -119,3 +119,25 @@ def test_mixture_fit_recovers_two_clusters():
     assert sorted(means[:, 0].round().tolist()) == [-3.0, 3.0]
     assert torch.allclose(log_w.exp(), torch.tensor([0.5, 0.5]), atol=0.05)
     assert (torch.diagonal(tril, dim1=-2, dim2=-1) < 0.2).all()
+
+
+def test_flow_trainer_runs_all_stages(tmp_path):
+    from clipspace.models.flow import ClipFlow, WRegressor
+    from clipspace.train.flow import FlowTrainConfig, train
+    from tests.tiny import tiny_clip, tiny_generator
+
+    tiny_generator().save_pretrained(tmp_path / "g")
+    tiny_clip().save_pretrained(tmp_path / "c")
+    cfg = FlowTrainConfig(
+        output_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "f"), baseline_export_dir=str(tmp_path / "b"),
+        generator=str(tmp_path / "g"), clip=str(tmp_path / "c"), num_pairs=64, val_pairs=16, steps=3, batch_size=16,
+        aligner_steps=2, aligner_scenes=32, baseline_steps=2, eval_every=3, threads=1,
+        model={"blocks": 2, "hidden": 16, "reflections": 2, "aligner_hidden": 8},
+    )
+    train(cfg)
+    flow = ClipFlow.from_pretrained(tmp_path / "f")
+    e = torch.nn.functional.normalize(torch.randn(2, 16), dim=-1)
+    assert flow.sample(e, generator=torch.Generator().manual_seed(0)).shape == (2, 8)
+    assert WRegressor.from_pretrained(tmp_path / "b")(e).shape == (2, 8)
+    log = (tmp_path / "run" / "log.jsonl").read_text()
+    assert "val_nll" in log and '"stage": "aligner"' in log and "val_mse" in log

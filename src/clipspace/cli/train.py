@@ -9,7 +9,7 @@ import typer
 from ..io import InputError
 from .common import StagedDir, app, check_positive, edge
 
-TRAINERS = ("oracle", "clip", "caption-lm", "generator")
+TRAINERS = ("oracle", "clip", "caption-lm", "generator", "flow")
 
 
 @app.command()
@@ -47,6 +47,10 @@ def train(
 
         overrides = {("ae_steps" if k == "steps" else k): v for k, v in overrides.items()}
         cfg = load_train_config(GeneratorTrainConfig, config, overrides)
+    elif model == "flow":
+        from ..train.flow import FlowTrainConfig, train as run
+
+        cfg = load_train_config(FlowTrainConfig, config, overrides)
     run(cfg, resume=resume)
 
 
