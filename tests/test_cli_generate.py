@@ -71,3 +71,30 @@ def test_bad_input_exits_2_and_leaves_nothing(tiny_zoo, tmp_path, args, message)
     assert res.returncode == 2 and message in res.stderr and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     assert not out.exists() and not (tmp_path / "out.partial").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_flow_zoo(tiny_zoo):
+    from tests.tiny import tiny_flow, tiny_regressor
+
+    tiny_flow().save_pretrained(tiny_zoo / "flow")
+    tiny_regressor().save_pretrained(tiny_zoo / "flow-baseline")
+    return tiny_zoo
+
+
+def test_flow_generate_edit_interpolate(tiny_flow_zoo, tmp_path):
+    res = run(tiny_flow_zoo, "generate", "a red circle", "--method", "flow", "-n", "3", "--temperature", "0.5", "--out", str(tmp_path / "g"))
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(l) for l in (tmp_path / "g" / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and rows[0]["method"] == "flow" and rows[0]["temperature"] == 0.5
+    img = tmp_path / "g" / rows[0]["image"]
+    res = run(tiny_flow_zoo, "edit", str(img), "--source", "a red circle", "--target", "a blue circle", "--out", str(tmp_path / "e"))
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "e" / "edit.png").exists()
+    res = run(tiny_flow_zoo, "interpolate", "a red circle", str(img), "--steps", "3", "--out", str(tmp_path / "i"))
+    assert res.returncode == 0, res.stderr
+    assert len((tmp_path / "i" / "results.jsonl").read_text().splitlines()) == 3
+    res = run(tiny_flow_zoo, "variations", str(img), "--method", "flow", "-n", "2", "--out", str(tmp_path / "v"))
+    assert res.returncode == 0, res.stderr
+    res = run(tiny_flow_zoo, "generate", "a red circle", "--method", "flow", "--temperature", "-1", "--out", str(tmp_path / "x"))
+    assert res.returncode == 2 and "--temperature" in res.stderr

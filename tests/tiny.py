@@ -28,3 +28,22 @@ def tiny_critic(seed: int = 0) -> Critic:
 def tiny_caption_lm(seed: int = 0) -> CaptionLM:
     torch.manual_seed(seed)
     return CaptionLM.from_config(CaptionLMConfig(hidden=16, layers=1, heads=2)).eval()
+
+
+def tiny_flow(seed: int = 0):
+    from clipspace.models.flow import ClipFlow, FlowConfig
+
+    torch.manual_seed(seed)
+    flow = ClipFlow(FlowConfig(w_dim=8, cond_dim=16, blocks=2, hidden=16, reflections=2, aligner_hidden=8))
+    flow(torch.randn(64, 8), torch.nn.functional.normalize(torch.randn(64, 16), dim=-1))  # ActNorm init
+    with torch.no_grad():
+        for p in flow.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    return flow.eval()
+
+
+def tiny_regressor(seed: int = 0):
+    from clipspace.models.flow import RegressorConfig, WRegressor
+
+    torch.manual_seed(seed)
+    return WRegressor(RegressorConfig(w_dim=8, cond_dim=16, hidden=16)).eval()

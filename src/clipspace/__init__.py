@@ -14,7 +14,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 __version__ = "0.1.0"
 
-PIPELINES = {"glass": ("clipspace.pipelines.glass", "GlassPipeline")}
+PIPELINES = {
+    "glass": ("clipspace.pipelines.glass", "GlassPipeline"),
+    "flow": ("clipspace.pipelines.flow", "FlowPipeline"),
+}
 
 
 def load_pipeline(method: str, path: str | None = None, **kwargs):

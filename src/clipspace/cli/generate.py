@@ -14,7 +14,7 @@ from ..io import InputError
 from .common import StagedDir, app, check_positive, edge
 
 GENERATE_METHODS = ("glass", "flow", "unclip", "vdl")
-AVAILABLE = ("glass",)
+AVAILABLE = ("glass", "flow")
 CAPTION_METHODS = ("glass", "prefix")
 
 
@@ -87,8 +87,8 @@ def _run_images(pipe, method: str, jobs: list[dict], seed: int, n: int, out: Pat
             name = f"p{j:03d}"
             progress = _Progress(tmp, name, settings.get("generations", 1), save_every, gif)
             try:
-                res = pipe(job.get("prompt"), image=job.get("image"), num_images=n, seed=seed, callback=progress,
-                           preview=bool(save_every or gif), **settings)
+                extra = {"preview": bool(save_every or gif)} if method == "glass" else {}
+                res = pipe(job.get("prompt"), image=job.get("image"), num_images=n, seed=seed, callback=progress, **extra, **settings)
             finally:
                 progress.close()
             for k, (img, score, s) in enumerate(zip(res.images, res.scores, res.seeds)):
@@ -101,12 +101,25 @@ def _run_images(pipe, method: str, jobs: list[dict], seed: int, n: int, out: Pat
     typer.echo(str(out))
 
 
-def _glass_settings(optimizer, generations, population, latent, psi, aug) -> dict:
-    from ..pipelines.glass import GlassSettings
+def _settings(method: str, optimizer, generations, population, latent, psi, aug, temperature=0.8, text_condition="aligned") -> dict:
+    """The method's own knobs, validated before any model loads."""
+    if method == "glass":
+        from ..pipelines.glass import GlassSettings
 
-    s = GlassSettings(optimizer=optimizer, generations=generations, population=population, latent=latent, psi=psi, aug=aug)
-    s.validate()
-    return {k: getattr(s, k) for k in ("optimizer", "generations", "population", "latent", "psi", "aug")}
+        s = GlassSettings(optimizer=optimizer, generations=generations, population=population, latent=latent, psi=psi, aug=aug)
+        s.validate()
+        return {k: getattr(s, k) for k in ("optimizer", "generations", "population", "latent", "psi", "aug")}
+    if method == "flow":
+        from ..pipelines.flow import TEXT_CONDITIONS
+
+        if not 0 <= temperature <= 2:
+            raise InputError(f"--temperature must be in [0, 2], got {temperature}")
+        if not 0 < psi <= 2:
+            raise InputError(f"--psi must be in (0, 2], got {psi}")
+        if text_condition not in TEXT_CONDITIONS:
+            raise InputError(f"--text-condition must be one of {', '.join(TEXT_CONDITIONS)}, got {text_condition!r}")
+        return {"temperature": temperature, "psi": psi, "text_condition": text_condition}
+    return {}
 
 
 @app.command()
@@ -127,6 +140,8 @@ def generate(
     latent: str = typer.Option("w", "--latent", help="glass: z, w or w+."),
     psi: float = typer.Option(1.0, "--psi", help="glass: truncation of the initial population (1 = none)."),
     aug: int = typer.Option(0, "--aug", help="glass: AugCLIP views per candidate (0 = off)."),
+    temperature: float = typer.Option(0.8, "--temperature", help="flow: sampling temperature of the base space."),
+    text_condition: str = typer.Option("aligned", "--text-condition", help="flow: aligned (text -> image embedding) or direct."),
     save_every: int = typer.Option(0, "--save-every", help="Write the current best every N generations to DIR/progress/."),
     gif: bool = typer.Option(False, "--gif", help="Write the search's progression as a GIF."),
 ):
@@ -134,8 +149,10 @@ def generate(
     check_positive("-n", n)
     if save_every < 0:
         raise InputError(f"--save-every must be >= 0, got {save_every}")
+    if method not in GENERATE_METHODS:
+        raise InputError(f"--method must be one of {', '.join(GENERATE_METHODS)}, got {method!r}")
     prompts = _read_prompts(prompt, prompts_file)
-    settings = _glass_settings(optimizer, generations, population, latent, psi, aug)
+    settings = _settings(method, optimizer, generations, population, latent, psi, aug, temperature, text_condition)
     image_job = {}
     if image is not None:
         from ..io import load_images
@@ -155,7 +172,7 @@ def generate(
 @edge
 def variations(
     image: Path = typer.Argument(..., help="The image to vary."),
-    method: str = typer.Option("glass", "--method", help="unclip, flow or glass."),
+    method: str = typer.Option("glass", "--method", help="glass or flow (unclip: not yet)."),
     n: int = typer.Option(4, "-n", "--num-images"),
     seed: int = typer.Option(0, "--seed"),
     out: Path = typer.Option(Path("outputs/variations"), "--out"),
@@ -166,12 +183,13 @@ def variations(
     latent: str = typer.Option("w", "--latent"),
     psi: float = typer.Option(1.0, "--psi"),
     aug: int = typer.Option(0, "--aug"),
+    temperature: float = typer.Option(0.8, "--temperature"),
 ):
     """Image -> images that keep what CLIP sees in it."""
     from ..io import load_images
 
     check_positive("-n", n)
-    settings = _glass_settings(optimizer, generations, population, latent, psi, aug)
+    settings = _settings(method, optimizer, generations, population, latent, psi, aug, temperature)
     job = {"image": load_images([str(image)]), "image_path": str(image)}
     pipe = _pipeline(method, clip)
     _run_images(pipe, method, [job], seed, n, out, 0, False, settings)
@@ -209,3 +227,65 @@ def caption(
             typer.echo(json.dumps(row))
         else:
             typer.echo(f"{path}: " + " | ".join(caps))
+
+
+@app.command()
+@edge
+def edit(
+    image: Path = typer.Argument(..., help="The image to edit."),
+    source: str = typer.Option(..., "--source", help='What the image shows, e.g. "a red circle".'),
+    target: str = typer.Option(..., "--target", help='What it should show, e.g. "a blue circle".'),
+    alpha: float = typer.Option(1.0, "--alpha", help="How far to move along target - source."),
+    method: str = typer.Option("flow", "--method", help="flow."),
+    out: Path = typer.Option(Path("outputs/edit"), "--out"),
+    clip: str = typer.Option("clip", "--clip"),
+):
+    """A text-difference edit (CLIP-Flow): keep the flow code, move the CLIP condition."""
+    from ..io import load_images, save_png
+
+    if method != "flow":
+        raise InputError(f"edit supports --method flow, got {method!r}")
+    if not source.strip() or not target.strip():
+        raise InputError("--source and --target must be non-empty")
+    x = load_images([str(image)])
+    pipe = _pipeline(method, clip)
+    res = pipe.edit(x, source, target, alpha=alpha)
+    with StagedDir(out) as tmp:
+        meta = {"image": "edit.png", "source": source, "target": target, "alpha": alpha, "method": method,
+                "input": str(image), "clip_score": round(float(res.scores[0]), 6)}
+        save_png(res.images[0], tmp / "edit.png", meta)
+        (tmp / "results.jsonl").write_text(json.dumps(meta) + "\n")
+    typer.echo(str(out / "edit.png"))
+
+
+@app.command()
+@edge
+def interpolate(
+    a: str = typer.Argument(..., help="Start: a text or an image path."),
+    b: str = typer.Argument(..., help="End: a text or an image path."),
+    steps: int = typer.Option(8, "--steps", help="Images along the path, ends included."),
+    method: str = typer.Option("flow", "--method", help="flow."),
+    seed: int = typer.Option(0, "--seed"),
+    out: Path = typer.Option(Path("outputs/interpolate"), "--out"),
+    clip: str = typer.Option("clip", "--clip"),
+):
+    """Images along the path between two prompts (slerp in CLIP space, fixed noise)."""
+    from ..io import make_grid, save_png
+
+    if steps < 2:
+        raise InputError(f"--steps must be at least 2, got {steps}")
+    if method != "flow":
+        raise InputError(f"interpolate supports --method flow in this release, got {method!r}")
+    if not a.strip() or not b.strip():
+        raise InputError("A and B must be non-empty")
+    pipe = _pipeline(method, clip)
+    res = pipe.interpolate(a, b, steps=steps, seed=seed)
+    with StagedDir(out) as tmp:
+        rows = []
+        for i, img in enumerate(res.images):
+            meta = {"image": f"{i:03d}.png", "a": a, "b": b, "t": i / (steps - 1), "method": method, "seed": seed}
+            save_png(img, tmp / meta["image"], meta)
+            rows.append(json.dumps(meta))
+        make_grid(res.images, cols=steps).save(tmp / "strip.png")
+        (tmp / "results.jsonl").write_text("\n".join(rows) + "\n")
+    typer.echo(str(out / "strip.png"))

@@ -70,3 +70,16 @@ def seed_for(seed: int | None, generator: torch.Generator | None) -> int:
     if generator is not None:
         return int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
     return 0 if seed is None else int(seed)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """Spherical interpolation between unit vectors (rows)."""
+    a_n, b_n = torch.nn.functional.normalize(a, dim=-1), torch.nn.functional.normalize(b, dim=-1)
+    omega = torch.arccos((a_n * b_n).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so) * a_n + (torch.sin(t * omega) / so) * b_n
+
+
+def per_image_generators(base_seed: int, n: int) -> list[torch.Generator]:
+    """Image i draws from seed base_seed + i, so a batch equals n single calls."""
+    return [torch.Generator().manual_seed(base_seed + i) for i in range(n)]
