@@ -42,38 +42,31 @@ def classify(
 @edge
 def evaluate(
     report: Path = typer.Option(Path("outputs/eval"), "--report", help="Directory for results.json and report.md."),
-    what: str = typer.Option("all", "--what", help="oracle, clip or all (whatever the zoo holds)."),
-    n: int = typer.Option(5000, "-n", help="Test scenes."),
+    what: str = typer.Option("all", "--what", help="Comma-separated: oracle, clip, clip-eval, caption-lm, generator, glass, flow; or all (what the zoo holds)."),
+    n: int = typer.Option(5000, "-n", help="Test scenes (models) / samples."),
 ):
-    """Evaluate the zoo models on the test split; write results.json and report.md."""
-    from ..eval.report import evaluate_oracle, markdown_table
-    from ..eval.metrics import load_oracle
+    """Evaluate zoo models and methods on the test split and the fixed prompt sets."""
+    from ..eval.suite import SUITE, available, markdown, run_one
     from ..zoo import list_models
 
     check_positive("-n", n)
-    if what not in ("oracle", "clip", "all"):
-        raise InputError(f"--what must be oracle, clip or all, got {what!r}")
     models = list_models()
-    results, md = {}, ["# clipspace evaluation", ""]
-    if what in ("oracle", "all") and "oracle" in models:
-        res = evaluate_oracle(load_oracle(), n)
-        results["oracle"] = res
-        md += [f"## Oracle on {n} test scenes (%)", "", markdown_table(res), ""]
-        typer.echo(md[-2])
-    if what in ("clip", "all"):
-        from ..eval.clip_report import evaluate_clip
-
-        for name in ("clip", "clip-eval"):
-            if name in models:
-                res = evaluate_clip(name, n)
-                results[name] = res
-                md += [f"## {name}", "", "```", json.dumps(res, indent=2), "```", ""]
-                typer.echo(f"{name}: {json.dumps(res)}")
-    if not results:
-        raise InputError(f"nothing to evaluate for --what {what} (zoo holds: {', '.join(models) or 'nothing'})")
+    todo = available(models) if what == "all" else [w.strip() for w in what.split(",") if w.strip()]
+    unknown = [w for w in todo if w not in SUITE]
+    if unknown:
+        raise InputError(f"unknown --what {', '.join(unknown)}; choose from {', '.join(SUITE)} or all")
+    missing = [w for w in todo if w not in available(models)]
+    if missing:
+        raise InputError(f"the zoo lacks what {', '.join(missing)} needs (zoo holds: {', '.join(models) or 'nothing'})")
+    if not todo:
+        raise InputError("nothing to evaluate: the zoo is empty")
+    results = {}
+    for w in todo:
+        results[w] = run_one(w, n)
+        typer.echo(f"{w}: {json.dumps(results[w], default=str)[:2000]}")
     report.mkdir(parents=True, exist_ok=True)
-    (report / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (report / "report.md").write_text("\n".join(md))
+    (report / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (report / "report.md").write_text(markdown(results))
     typer.echo(str(report / "report.md"))
 
 

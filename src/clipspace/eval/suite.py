@@ -1,0 +1,84 @@
+"""`clipspace eval`: one entry per zoo model or method, each returning a JSON-able dict."""
+from __future__ import annotations
+
+import json
+
+import torch
+
+SUITE = ("oracle", "clip", "clip-eval", "caption-lm", "generator", "glass", "flow")
+NEEDS = {"glass": ("generator", "clip"), "flow": ("flow", "generator", "clip")}
+
+
+def _oracle(n: int) -> dict:
+    from .metrics import load_oracle
+    from .report import evaluate_oracle
+
+    return evaluate_oracle(load_oracle(), n)
+
+
+def _clip(name: str, n: int) -> dict:
+    from .clip_report import evaluate_clip
+
+    return evaluate_clip(name, n)
+
+
+def _caption_lm(n: int) -> dict:
+    from ..models.caption_lm import CaptionLM
+    from ..train.caption_lm import parse_rate, perplexity, val_captions
+
+    lm = CaptionLM.from_pretrained("caption-lm")
+    samples = lm.sample(1000, generator=torch.Generator().manual_seed(0))
+    return {"val_perplexity": perplexity(lm, val_captions()), "sample_parse_rate": parse_rate(samples), "examples": samples[:5]}
+
+
+def _generator(n: int) -> dict:
+    from ..models.generator import Generator
+    from .generation import generator_report
+
+    gen = Generator.from_pretrained(_path("generator"))
+    return {f"psi={psi}": generator_report(gen, n=min(n * 2, 10_000), psi=psi) for psi in (1.0, 0.7)}
+
+
+def _method(method: str, n: int) -> dict:
+    from .. import load_pipeline
+    from .generation import text_to_image_report
+    from .prompts import prompt_sets
+
+    return text_to_image_report(load_pipeline(method), prompt_sets(), num_images=2)
+
+
+def _path(name: str):
+    from ..zoo import resolve_model_path
+
+    return resolve_model_path(name)
+
+
+def available(models: list[str]) -> list[str]:
+    out = [m for m in SUITE if m in models]
+    out += [m for m, needs in NEEDS.items() if all(x in models for x in needs) and m not in out]
+    return [m for m in SUITE if m in out]
+
+
+def run_one(what: str, n: int) -> dict:
+    if what == "oracle":
+        return _oracle(n)
+    if what in ("clip", "clip-eval"):
+        return _clip(what, n)
+    if what == "caption-lm":
+        return _caption_lm(n)
+    if what == "generator":
+        return _generator(n)
+    return _method(what, n)
+
+
+def markdown(results: dict) -> str:
+    from .report import markdown_table
+
+    lines = ["# clipspace evaluation", ""]
+    for name, res in results.items():
+        lines += [f"## {name}", ""]
+        if name == "oracle":
+            lines += [markdown_table(res), ""]
+        else:
+            lines += ["```json", json.dumps(res, indent=2, default=str), "```", ""]
+    return "\n".join(lines)
