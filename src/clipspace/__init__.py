@@ -17,6 +17,7 @@ __version__ = "0.1.0"
 PIPELINES = {
     "glass": ("clipspace.pipelines.glass", "GlassPipeline"),
     "flow": ("clipspace.pipelines.flow", "FlowPipeline"),
+    "unclip": ("clipspace.pipelines.unclip", "UnclipPipeline"),
 }
 
 

@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+import torch
+
+from clipspace.io import InputError
+from clipspace.pipelines.unclip import UnclipPipeline
+from tests.tiny import tiny_clip, tiny_unclip_parts
+
+FAST = dict(prior_steps=2, decoder_steps=2, upsampler_steps=2)
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return UnclipPipeline(tiny_clip(), *tiny_unclip_parts())
+
+
+def _px(out):
+    return [np.asarray(im).astype(int) for im in out.images]
+
+
+def test_text_to_image_seeded_batch_equals_single(pipe):
+    steps = []
+    out = pipe("a red circle", num_images=2, seed=4, callback=steps.append, **FAST)
+    assert len(out.images) == 2 and out.images[0].size == (64, 64) and out.seeds == [4, 5]
+    assert {s.stage.split()[0] for s in steps} == {"prior", "decoder", "upsampler"}
+    again = pipe("a red circle", num_images=2, seed=4, **FAST)
+    assert all((a == b).all() for a, b in zip(_px(out), _px(again)))
+    single = pipe("a red circle", num_images=1, seed=5, **FAST)
+    assert np.abs(_px(single)[0] - _px(out)[1]).max() <= 1
+
+
+def test_guidance_scale_one_is_the_conditional_model(pipe):
+    # with scale 1 the unconditional branch must not matter: a different negative prompt changes nothing
+    a = pipe("a red circle", negative_prompt="a blue star", prior_guidance_scale=1.0, decoder_guidance_scale=1.0, **FAST)
+    b = pipe("a red circle", negative_prompt="a green box", prior_guidance_scale=1.0, decoder_guidance_scale=1.0, **FAST)
+    assert (_px(a)[0] == _px(b)[0]).all()
+    c = pipe("a red circle", negative_prompt="a green box", prior_guidance_scale=3.0, **FAST)
+    assert not (_px(c)[0] == _px(b)[0]).all()
+
+
+def test_variations_interpolation_text_diff(pipe):
+    img = torch.rand(1, 3, 64, 64)
+    var = pipe.variations(img, num_images=2, **FAST)
+    assert len(var.images) == 2 and not (_px(var)[0] == _px(var)[1]).all()
+    strip = pipe.interpolate("a red circle", img, steps=3, **FAST)
+    assert len(strip.images) == 3
+    diff = pipe.text_diff(img, "a red circle", "a blue circle", alphas=(0.0, 1.0), **FAST)
+    assert len(diff.images) == 2
+    for sched in ("ddim", "dpm"):
+        assert len(pipe("a red circle", scheduler=sched, **FAST).images) == 1
+
+
+def test_save_load_round_trip(pipe, tmp_path):
+    pipe.save_pretrained(tmp_path / "p")
+    again = UnclipPipeline.from_pretrained(tmp_path / "p")
+    assert len(again("a red circle", **FAST).images) == 1
+
+
+@pytest.mark.parametrize("bad", [
+    dict(prompt=""), dict(prompt="x", num_images=0), dict(prompt="x", decoder_guidance_scale=-1.0),
+    dict(prompt="x", scheduler="euler"), dict(prompt="x", prior_steps=0),
+])
+def test_bad_input(pipe, bad):
+    prompt = bad.pop("prompt")
+    with pytest.raises(InputError):
+        pipe(prompt, **bad)
