@@ -141,3 +141,24 @@ def test_flow_trainer_runs_all_stages(tmp_path):
     assert WRegressor.from_pretrained(tmp_path / "b")(e).shape == (2, 8)
     log = (tmp_path / "run" / "log.jsonl").read_text()
     assert "val_nll" in log and '"stage": "aligner"' in log and "val_mse" in log
+
+
+@pytest.mark.parametrize("component", ["prior", "decoder", "upsampler"])
+def test_unclip_trainers_run(tmp_path, component):
+    from clipspace.train.unclip import UnclipTrainConfig, train
+    from tests.tiny import tiny_clip
+
+    tiny_clip().save_pretrained(tmp_path / "c")
+    models = {
+        "prior": {"layers": 1, "heads": 2, "head_dim": 8},
+        "decoder": {"channels": [8, 16], "context_tokens": 2, "head_dim": 8},
+        "upsampler": {"channels": [8, 8]},
+    }
+    cfg = UnclipTrainConfig(
+        component=component, output_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "m"), clip=str(tmp_path / "c"),
+        num_train_scenes=32, steps=2, batch_size=4, warmup_steps=1, eval_every=2, threads=1, model=models[component],
+    )
+    model = train(cfg)
+    assert (tmp_path / "m" / "model.safetensors").exists() and (tmp_path / "m" / "training.json").exists()
+    if component == "prior":
+        assert model.emb_std.min() > 0 and not torch.allclose(model.emb_mean, torch.zeros_like(model.emb_mean))

@@ -9,7 +9,7 @@ import typer
 from ..io import InputError
 from .common import StagedDir, app, check_positive, edge
 
-TRAINERS = ("oracle", "clip", "caption-lm", "generator", "flow")
+TRAINERS = ("oracle", "clip", "caption-lm", "generator", "flow", "prior", "decoder", "upsampler")
 
 
 @app.command()
@@ -51,6 +51,15 @@ def train(
         from ..train.flow import FlowTrainConfig, train as run
 
         cfg = load_train_config(FlowTrainConfig, config, overrides)
+    elif model in ("prior", "decoder", "upsampler"):
+        from ..train.unclip import UnclipTrainConfig, train as run
+
+        defaults = {"component": model, "output_dir": f"runs/{model}", "export_dir": f"zoo/{model}"}
+        cfg = load_train_config(UnclipTrainConfig, config, overrides)
+        if config is None:
+            cfg = load_train_config(UnclipTrainConfig, None, {**defaults, **overrides})
+        elif cfg.component != model:
+            raise InputError(f"{config} trains {cfg.component!r}, not {model!r}")
     run(cfg, resume=resume)
 
 

@@ -1,0 +1,162 @@
+"""Train unCLIP's three models on the captioned stream with the zoo CLIP frozen.
+
+    clipspace train prior     --config configs/prior.json     [--resume]
+    clipspace train decoder   --config configs/decoder.json   [--resume]
+    clipspace train upsampler --config configs/upsampler.json [--resume]
+
+- prior: x0-prediction of the standardised CLIP image embedding from fresh captions (held-out rule
+  on); the text is dropped (zero embedding, masked tokens) with p_uncond for classifier-free guidance;
+- decoder: noise prediction at 32x32 given the image's own CLIP embedding, zeroed with p_uncond;
+- upsampler: noise prediction at 64x64 given the blurred, noised 32x32 version.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+from transformers import get_cosine_with_min_lr_schedule_with_warmup
+
+from ..models.clip import ClipSpace
+from ..models.decoder import Decoder, DecoderConfig, Upsampler, UpsamplerConfig
+from ..models.prior import DiffusionPrior, PriorConfig
+from ..models.tokenizer import tokenize
+from ..world.captions import caption_scene
+from ..world.datasets import cached_split, scene_at
+from ..world.degrade import gaussian_blur
+from .common import RunDir, step_generator
+
+COMPONENTS = ("prior", "decoder", "upsampler")
+
+
+@dataclass
+class UnclipTrainConfig:
+    component: str = "prior"
+    output_dir: str = "runs/prior"
+    export_dir: str | None = "zoo/prior"
+    clip: str = "clip"
+    seed: int = 0
+    num_train_scenes: int = 240_000
+    steps: int = 20_000
+    batch_size: int = 64
+    lr: float = 3e-4
+    warmup_steps: int = 500
+    p_uncond: float = 0.1
+    ema: float = 0.999
+    eval_every: int = 1000
+    threads: int = 2
+    model: dict | None = None
+
+
+def _images(cache: np.ndarray, idx: np.ndarray) -> torch.Tensor:
+    """uint8 cache rows -> (B, 3, 64, 64) in [-1, 1]."""
+    return torch.from_numpy(np.asarray(cache[idx])).permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
+
+
+@torch.no_grad()
+def image_embeddings(clip: ClipSpace, cache: np.ndarray, batch: int = 500) -> torch.Tensor:
+    return torch.cat([clip.encode_image((_images(cache, np.arange(i, min(i + batch, len(cache)))) + 1) / 2) for i in tqdm(range(0, len(cache), batch), desc="CLIP image embeddings", leave=False)])
+
+
+def build(cfg: UnclipTrainConfig, clip: ClipSpace):
+    m = cfg.model or {}
+    if cfg.component == "prior":
+        return DiffusionPrior(PriorConfig(**{"embed_dim": clip.embed_dim, "text_hidden": clip.model.config.text_config.hidden_size,
+                                             "max_length": clip.tokenizer.model_max_length, **m}))
+    if cfg.component == "decoder":
+        return Decoder(DecoderConfig(**{"embed_dim": clip.embed_dim, **m}))
+    return Upsampler(UpsamplerConfig(**m))
+
+
+def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
+    from ..pipelines.unclip import training_scheduler
+
+    if cfg.component not in COMPONENTS:
+        raise ValueError(f"component must be one of {COMPONENTS}, got {cfg.component!r}")
+    torch.set_num_threads(cfg.threads)
+    run = RunDir(cfg.output_dir, cfg, resume)
+    clip = ClipSpace.from_pretrained(cfg.clip).eval()
+    torch.manual_seed(cfg.seed)
+    model = build(cfg, clip)
+    ema = build(cfg, clip)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    sched_noise = training_scheduler("sample" if cfg.component == "prior" else "epsilon", model.config.train_timesteps)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
+    sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps, min_lr_rate=0.05)
+    cache = cached_split("train", cfg.num_train_scenes)
+    emb_all = image_embeddings(clip, cache) if cfg.component != "upsampler" else None
+    start = 0
+    state = run.load()
+    if state is not None:
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        start = state["step"]
+    elif cfg.component == "prior":  # standardise image embeddings with data statistics
+        model.emb_mean.copy_(emb_all.mean(0))
+        model.emb_std.copy_(emb_all.std(0).clamp_min(1e-4))
+        ema.load_state_dict(model.state_dict())
+
+    model.train()
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=cfg.component)
+    for step in bar:
+        g = step_generator(cfg.seed, step)
+        rng = np.random.default_rng([cfg.seed, step])
+        idx = np.sort(rng.choice(cfg.num_train_scenes, cfg.batch_size, replace=False))
+        t = torch.randint(0, model.config.train_timesteps, (cfg.batch_size,), generator=g)
+        drop = torch.rand(cfg.batch_size, generator=g) < cfg.p_uncond
+        if cfg.component == "prior":
+            x0 = model.normalize(emb_all[idx])
+            texts = [caption_scene(scene_at("train", int(i)), rng) for i in idx]
+            with torch.no_grad():
+                enc = tokenize(clip.tokenizer, texts, model.config.max_length)
+                ids = F.pad(enc["input_ids"], (0, model.config.max_length - enc["input_ids"].shape[1]), value=clip.tokenizer.pad_token_id)
+                mask = F.pad(enc["attention_mask"], (0, model.config.max_length - enc["attention_mask"].shape[1]))
+                out = clip.model.text_model(input_ids=ids, attention_mask=mask)
+                temb = F.normalize(clip.model.text_projection(out.pooler_output), dim=-1)
+                tokens = out.last_hidden_state
+            temb = temb.masked_fill(drop[:, None], 0.0)
+            tokens = tokens.masked_fill(drop[:, None, None], 0.0)
+            mask = mask.masked_fill(drop[:, None], 0)
+            noise = torch.randn(x0.shape, generator=g)
+            pred = model(sched_noise.add_noise(x0, noise, t), t, temb, tokens, mask)
+            loss = F.mse_loss(pred, x0)
+        elif cfg.component == "decoder":
+            x0 = F.interpolate(_images(cache, idx), size=(model.config.size,) * 2, mode="area")
+            emb = emb_all[idx].masked_fill(drop[:, None], 0.0)
+            noise = torch.randn(x0.shape, generator=g)
+            loss = F.mse_loss(model(sched_noise.add_noise(x0, noise, t), t, emb), noise)
+        else:
+            x0 = _images(cache, idx)
+            low = F.interpolate(x0, size=(model.config.low,) * 2, mode="area")
+            low = gaussian_blur((low + 1) / 2, torch.rand(cfg.batch_size, generator=g) * model.config.aug_blur) * 2 - 1
+            low = low + torch.randn(low.shape, generator=g) * model.config.aug_noise * torch.rand(cfg.batch_size, 1, 1, 1, generator=g)
+            noise = torch.randn(x0.shape, generator=g)
+            loss = F.mse_loss(model(sched_noise.add_noise(x0, noise, t), t, model.condition(low)), noise)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - cfg.ema)
+            for be, bm in zip(ema.buffers(), model.buffers()):
+                be.copy_(bm)
+        if step % 50 == 0:
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+            run.log({"step": step, "loss": loss.item()})
+        if callback is not None:
+            callback(step + 1, cfg.steps)
+        if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
+            run.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
+                      "scheduler": sched.state_dict(), "step": step + 1})
+    ema.eval()
+    if cfg.export_dir:
+        ema.save_pretrained(cfg.export_dir, dtype=torch.float16)
+        run.record_export(cfg.export_dir, cfg, f"clipspace train {cfg.component} --config configs/{cfg.component}.json")
+    return ema
