@@ -91,10 +91,30 @@ def test_flow_generate_edit_interpolate(tiny_flow_zoo, tmp_path):
     res = run(tiny_flow_zoo, "edit", str(img), "--source", "a red circle", "--target", "a blue circle", "--out", str(tmp_path / "e"))
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "e" / "edit.png").exists()
-    res = run(tiny_flow_zoo, "interpolate", "a red circle", str(img), "--steps", "3", "--out", str(tmp_path / "i"))
+    res = run(tiny_flow_zoo, "interpolate", "a red circle", str(img), "--steps", "3", "--method", "flow", "--out", str(tmp_path / "i"))
     assert res.returncode == 0, res.stderr
     assert len((tmp_path / "i" / "results.jsonl").read_text().splitlines()) == 3
     res = run(tiny_flow_zoo, "variations", str(img), "--method", "flow", "-n", "2", "--out", str(tmp_path / "v"))
     assert res.returncode == 0, res.stderr
     res = run(tiny_flow_zoo, "generate", "a red circle", "--method", "flow", "--temperature", "-1", "--out", str(tmp_path / "x"))
     assert res.returncode == 2 and "--temperature" in res.stderr
+
+
+def test_unclip_generate_variations_interpolate(tiny_zoo, tmp_path):
+    from tests.tiny import tiny_unclip_parts
+
+    prior, decoder, upsampler = tiny_unclip_parts()
+    for name, m in (("prior", prior), ("decoder", decoder), ("upsampler", upsampler)):
+        m.save_pretrained(tiny_zoo / name)
+    fast = ["--steps", "2", "--prior-steps", "2"]
+    res = run(tiny_zoo, "generate", "a red circle", "--method", "unclip", "-n", "2", "--out", str(tmp_path / "g"), *fast)
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(l) for l in (tmp_path / "g" / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and rows[0]["decoder_steps"] == 2
+    img = tmp_path / "g" / rows[0]["image"]
+    res = run(tiny_zoo, "variations", str(img), "--method", "unclip", "-n", "2", "--out", str(tmp_path / "v"), *fast)
+    assert res.returncode == 0, res.stderr
+    res = run(tiny_zoo, "interpolate", "a red circle", str(img), "--steps", "3", "--method", "unclip", "--out", str(tmp_path / "i"))
+    assert res.returncode == 0, res.stderr
+    res = run(tiny_zoo, "generate", "a red circle", "--method", "unclip", "--guidance-scale", "-1", "--out", str(tmp_path / "x"))
+    assert res.returncode == 2 and "guidance" in res.stderr and not (tmp_path / "x").exists()

@@ -14,7 +14,7 @@ from ..io import InputError
 from .common import StagedDir, app, check_positive, edge
 
 GENERATE_METHODS = ("glass", "flow", "unclip", "vdl")
-AVAILABLE = ("glass", "flow")
+AVAILABLE = ("glass", "flow", "unclip")
 CAPTION_METHODS = ("glass", "prefix")
 
 
@@ -101,24 +101,31 @@ def _run_images(pipe, method: str, jobs: list[dict], seed: int, n: int, out: Pat
     typer.echo(str(out))
 
 
-def _settings(method: str, optimizer, generations, population, latent, psi, aug, temperature=0.8, text_condition="aligned") -> dict:
-    """The method's own knobs, validated before any model loads."""
+def _settings(method: str, o: dict) -> dict:
+    """The method's own knobs from the command line's options, validated before any model loads."""
     if method == "glass":
         from ..pipelines.glass import GlassSettings
 
-        s = GlassSettings(optimizer=optimizer, generations=generations, population=population, latent=latent, psi=psi, aug=aug)
-        s.validate()
-        return {k: getattr(s, k) for k in ("optimizer", "generations", "population", "latent", "psi", "aug")}
+        keys = ("optimizer", "generations", "population", "latent", "psi", "aug")
+        GlassSettings(**{k: o[k] for k in keys}).validate()
+        return {k: o[k] for k in keys}
     if method == "flow":
         from ..pipelines.flow import TEXT_CONDITIONS
 
-        if not 0 <= temperature <= 2:
-            raise InputError(f"--temperature must be in [0, 2], got {temperature}")
-        if not 0 < psi <= 2:
-            raise InputError(f"--psi must be in (0, 2], got {psi}")
-        if text_condition not in TEXT_CONDITIONS:
-            raise InputError(f"--text-condition must be one of {', '.join(TEXT_CONDITIONS)}, got {text_condition!r}")
-        return {"temperature": temperature, "psi": psi, "text_condition": text_condition}
+        if not 0 <= o["temperature"] <= 2:
+            raise InputError(f"--temperature must be in [0, 2], got {o['temperature']}")
+        if not 0 < o["psi"] <= 2:
+            raise InputError(f"--psi must be in (0, 2], got {o['psi']}")
+        if o["text_condition"] not in TEXT_CONDITIONS:
+            raise InputError(f"--text-condition must be one of {', '.join(TEXT_CONDITIONS)}, got {o['text_condition']!r}")
+        return {k: o[k] for k in ("temperature", "psi", "text_condition")}
+    if method == "unclip":
+        from ..pipelines.unclip import UnclipSettings
+
+        s = {"prior_guidance_scale": o["prior_guidance_scale"], "decoder_guidance_scale": o["guidance_scale"],
+             "prior_steps": o["prior_steps"], "decoder_steps": o["steps"], "scheduler": o["scheduler"]}
+        UnclipSettings(**s).validate()
+        return s
     return {}
 
 
@@ -142,6 +149,11 @@ def generate(
     aug: int = typer.Option(0, "--aug", help="glass: AugCLIP views per candidate (0 = off)."),
     temperature: float = typer.Option(0.8, "--temperature", help="flow: sampling temperature of the base space."),
     text_condition: str = typer.Option("aligned", "--text-condition", help="flow: aligned (text -> image embedding) or direct."),
+    guidance_scale: float = typer.Option(3.0, "--guidance-scale", help="unclip: decoder classifier-free guidance."),
+    prior_guidance_scale: float = typer.Option(4.0, "--prior-guidance-scale", help="unclip: prior classifier-free guidance."),
+    steps: int = typer.Option(15, "--steps", help="unclip: decoder sampling steps."),
+    prior_steps: int = typer.Option(10, "--prior-steps", help="unclip: prior sampling steps."),
+    scheduler: str = typer.Option("dpm", "--scheduler", help="unclip: dpm (DPM-Solver++) or ddim."),
     save_every: int = typer.Option(0, "--save-every", help="Write the current best every N generations to DIR/progress/."),
     gif: bool = typer.Option(False, "--gif", help="Write the search's progression as a GIF."),
 ):
@@ -152,7 +164,11 @@ def generate(
     if method not in GENERATE_METHODS:
         raise InputError(f"--method must be one of {', '.join(GENERATE_METHODS)}, got {method!r}")
     prompts = _read_prompts(prompt, prompts_file)
-    settings = _settings(method, optimizer, generations, population, latent, psi, aug, temperature, text_condition)
+    settings = _settings(method, dict(
+        optimizer=optimizer, generations=generations, population=population, latent=latent, psi=psi, aug=aug,
+        temperature=temperature, text_condition=text_condition, guidance_scale=guidance_scale,
+        prior_guidance_scale=prior_guidance_scale, steps=steps, prior_steps=prior_steps, scheduler=scheduler,
+    ))
     image_job = {}
     if image is not None:
         from ..io import load_images
@@ -172,7 +188,7 @@ def generate(
 @edge
 def variations(
     image: Path = typer.Argument(..., help="The image to vary."),
-    method: str = typer.Option("glass", "--method", help="glass or flow (unclip: not yet)."),
+    method: str = typer.Option("glass", "--method", help="glass, flow or unclip."),
     n: int = typer.Option(4, "-n", "--num-images"),
     seed: int = typer.Option(0, "--seed"),
     out: Path = typer.Option(Path("outputs/variations"), "--out"),
@@ -184,12 +200,24 @@ def variations(
     psi: float = typer.Option(1.0, "--psi"),
     aug: int = typer.Option(0, "--aug"),
     temperature: float = typer.Option(0.8, "--temperature"),
+    text_condition: str = typer.Option("aligned", "--text-condition"),
+    guidance_scale: float = typer.Option(3.0, "--guidance-scale"),
+    prior_guidance_scale: float = typer.Option(4.0, "--prior-guidance-scale"),
+    steps: int = typer.Option(15, "--steps"),
+    prior_steps: int = typer.Option(10, "--prior-steps"),
+    scheduler: str = typer.Option("dpm", "--scheduler"),
 ):
     """Image -> images that keep what CLIP sees in it."""
     from ..io import load_images
 
     check_positive("-n", n)
-    settings = _settings(method, optimizer, generations, population, latent, psi, aug, temperature)
+    if method not in GENERATE_METHODS:
+        raise InputError(f"--method must be one of {', '.join(GENERATE_METHODS)}, got {method!r}")
+    settings = _settings(method, dict(
+        optimizer=optimizer, generations=generations, population=population, latent=latent, psi=psi, aug=aug,
+        temperature=temperature, text_condition=text_condition, guidance_scale=guidance_scale,
+        prior_guidance_scale=prior_guidance_scale, steps=steps, prior_steps=prior_steps, scheduler=scheduler,
+    ))
     job = {"image": load_images([str(image)]), "image_path": str(image)}
     pipe = _pipeline(method, clip)
     _run_images(pipe, method, [job], seed, n, out, 0, False, settings)
@@ -264,7 +292,7 @@ def interpolate(
     a: str = typer.Argument(..., help="Start: a text or an image path."),
     b: str = typer.Argument(..., help="End: a text or an image path."),
     steps: int = typer.Option(8, "--steps", help="Images along the path, ends included."),
-    method: str = typer.Option("flow", "--method", help="flow."),
+    method: str = typer.Option("unclip", "--method", help="unclip or flow."),
     seed: int = typer.Option(0, "--seed"),
     out: Path = typer.Option(Path("outputs/interpolate"), "--out"),
     clip: str = typer.Option("clip", "--clip"),
@@ -274,8 +302,8 @@ def interpolate(
 
     if steps < 2:
         raise InputError(f"--steps must be at least 2, got {steps}")
-    if method != "flow":
-        raise InputError(f"interpolate supports --method flow in this release, got {method!r}")
+    if method not in ("unclip", "flow"):
+        raise InputError(f"interpolate supports --method unclip or flow, got {method!r}")
     if not a.strip() or not b.strip():
         raise InputError("A and B must be non-empty")
     pipe = _pipeline(method, clip)
