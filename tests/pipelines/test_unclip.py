@@ -64,3 +64,21 @@ def test_bad_input(pipe, bad):
     prompt = bad.pop("prompt")
     with pytest.raises(InputError):
         pipe(prompt, **bad)
+
+
+def test_ar_prior_pipeline(tmp_path):
+    import torch.nn.functional as F
+
+    from clipspace.models.prior_ar import ARPrior, ARPriorConfig
+
+    torch.manual_seed(0)
+    ar = ARPrior(ARPriorConfig(embed_dim=16, pca_dim=4, bins=8, hidden=16, layers=1, heads=2))
+    ar.fit_codebook(F.normalize(torch.randn(200, 16), dim=-1))
+    _, decoder, upsampler = tiny_unclip_parts()
+    pipe = UnclipPipeline(tiny_clip(), ar.eval(), decoder, upsampler)
+    out = pipe("a red circle", num_images=2, seed=0, **FAST)
+    again = pipe("a red circle", num_images=2, seed=0, **FAST)
+    assert all((a == b).all() for a, b in zip(_px(out), _px(again)))
+    pipe.save_pretrained(tmp_path / "p")
+    loaded = UnclipPipeline.from_pretrained(tmp_path / "p", prior="prior-ar")
+    assert isinstance(loaded.prior, ARPrior)

@@ -143,7 +143,7 @@ def test_flow_trainer_runs_all_stages(tmp_path):
     assert "val_nll" in log and '"stage": "aligner"' in log and "val_mse" in log
 
 
-@pytest.mark.parametrize("component", ["prior", "decoder", "upsampler"])
+@pytest.mark.parametrize("component", ["prior", "prior-ar", "decoder", "upsampler"])
 def test_unclip_trainers_run(tmp_path, component):
     from clipspace.train.unclip import UnclipTrainConfig, train
     from tests.tiny import tiny_clip
@@ -151,6 +151,7 @@ def test_unclip_trainers_run(tmp_path, component):
     tiny_clip().save_pretrained(tmp_path / "c")
     models = {
         "prior": {"layers": 1, "heads": 2, "head_dim": 8},
+        "prior-ar": {"pca_dim": 4, "bins": 8, "hidden": 16, "layers": 1, "heads": 2},
         "decoder": {"channels": [8, 16], "context_tokens": 2, "head_dim": 8},
         "upsampler": {"channels": [8, 8]},
     }

@@ -9,7 +9,7 @@ import typer
 from ..io import InputError
 from .common import StagedDir, app, check_positive, edge
 
-TRAINERS = ("oracle", "clip", "caption-lm", "generator", "flow", "prior", "decoder", "upsampler")
+TRAINERS = ("oracle", "clip", "caption-lm", "generator", "flow", "prior", "prior-ar", "decoder", "upsampler")
 
 
 @app.command()
@@ -51,7 +51,7 @@ def train(
         from ..train.flow import FlowTrainConfig, train as run
 
         cfg = load_train_config(FlowTrainConfig, config, overrides)
-    elif model in ("prior", "decoder", "upsampler"):
+    elif model in ("prior", "prior-ar", "decoder", "upsampler"):
         from ..train.unclip import UnclipTrainConfig, train as run
 
         defaults = {"component": model, "output_dir": f"runs/{model}", "export_dir": f"zoo/{model}"}

@@ -21,8 +21,11 @@ class PretrainedMixin:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         config = {"model_type": self.model_type, **dataclasses.asdict(self.config)}
-        state = {}
+        state, seen = {}, set()
         for k, v in self.state_dict().items():
+            if v.numel() and (v.data_ptr(), tuple(v.shape)) in seen:  # tied weights (an LM head sharing its embedding) are stored once
+                continue
+            seen.add((v.data_ptr(), tuple(v.shape)))
             v = v.detach().cpu()
             if dtype is not None and v.is_floating_point():
                 v = v.to(dtype)
@@ -52,5 +55,19 @@ class PretrainedMixin:
         state = load_file(str(Path(path) / "model.safetensors"))
         own = model.state_dict()
         state = {k: v.to(own[k].dtype) if k in own else v for k, v in state.items()}
-        model.load_state_dict(state)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        tied = _tied_keys(model)
+        if unexpected or any(k not in tied for k in missing):
+            raise ValueError(f"{path}: weights do not match {cls.__name__} (missing {missing[:5]}, unexpected {unexpected[:5]})")
         return model.eval()
+
+
+def _tied_keys(model) -> set[str]:
+    """State-dict keys whose tensor is shared with an earlier key."""
+    seen, tied = set(), set()
+    for k, v in model.state_dict().items():
+        key = (v.data_ptr(), tuple(v.shape))
+        if v.numel() and key in seen:
+            tied.add(k)
+        seen.add(key)
+    return tied

@@ -21,6 +21,7 @@ from ..io import InputError, tensor_to_pil
 from ..models.clip import ClipSpace
 from ..models.decoder import Decoder, Upsampler
 from ..models.prior import DiffusionPrior
+from ..models.prior_ar import ARPrior
 from ..models.tokenizer import tokenize
 from ..progress import StepInfo
 from .common import check_count, check_prompts, check_range, component_path, image_prompt, per_image_generators, seed_for, slerp, write_model_index
@@ -66,27 +67,30 @@ def _guided(model_out_cond: torch.Tensor, model_out_uncond: torch.Tensor, scale:
 
 
 class UnclipPipeline:
-    def __init__(self, clip: ClipSpace, prior: DiffusionPrior, decoder: Decoder, upsampler: Upsampler | None = None):
+    def __init__(self, clip: ClipSpace, prior: DiffusionPrior | ARPrior, decoder: Decoder, upsampler: Upsampler | None = None):
         self.clip, self.prior, self.decoder = clip.eval(), prior.eval(), decoder.eval()
         self.upsampler = upsampler.eval() if upsampler is not None else None
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike | None = None, clip: str = "clip") -> "UnclipPipeline":
+    def from_pretrained(cls, path: str | os.PathLike | None = None, clip: str = "clip", prior: str = "prior") -> "UnclipPipeline":
+        """prior="prior" (diffusion, the default) or "prior-ar" (the autoregressive baseline)."""
+        prior_cls = ARPrior if prior == "prior-ar" else DiffusionPrior
         try:
             up = Upsampler.from_pretrained(component_path(path, "upsampler"))
         except FileNotFoundError:
             up = None
         return cls(
             ClipSpace.from_pretrained(component_path(path, clip)),
-            DiffusionPrior.from_pretrained(component_path(path, "prior")),
+            prior_cls.from_pretrained(component_path(path, prior)),
             Decoder.from_pretrained(component_path(path, "decoder")),
             up,
         )
 
     def save_pretrained(self, path: str | os.PathLike) -> None:
-        parts = {"clip": "ClipSpace", "prior": "DiffusionPrior", "decoder": "Decoder"}
+        prior_name = "prior-ar" if isinstance(self.prior, ARPrior) else "prior"
+        parts = {"clip": "ClipSpace", prior_name: type(self.prior).__name__, "decoder": "Decoder"}
         self.clip.save_pretrained(os.path.join(path, "clip"))
-        self.prior.save_pretrained(os.path.join(path, "prior"))
+        self.prior.save_pretrained(os.path.join(path, prior_name))
         self.decoder.save_pretrained(os.path.join(path, "decoder"))
         if self.upsampler is not None:
             self.upsampler.save_pretrained(os.path.join(path, "upsampler"))
@@ -108,6 +112,11 @@ class UnclipPipeline:
     def sample_prior(self, prompts: list[str], negative: list[str] | None, gens: list[torch.Generator], s: UnclipSettings, callback=None) -> torch.Tensor:
         """One unit image embedding per generator (prompts repeat to match), best of `candidates`."""
         n = len(gens)
+        if isinstance(self.prior, ARPrior):
+            emb = F.normalize(self.clip.encode_text(prompts).mean(0, keepdim=True), dim=-1).expand(n, -1)
+            if callback is not None:
+                callback(StepInfo(step=1, total=1, stage="prior"))
+            return self.prior.sample(emb, gens, s.prior_guidance_scale)
         emb, tokens, mask = self.encode_prompts(prompts)
         # several prompts: their mean embedding, the first prompt's tokens
         emb = F.normalize(emb.mean(0, keepdim=True), dim=-1).expand(n, -1)

@@ -22,13 +22,14 @@ from transformers import get_cosine_with_min_lr_schedule_with_warmup
 from ..models.clip import ClipSpace
 from ..models.decoder import Decoder, DecoderConfig, Upsampler, UpsamplerConfig
 from ..models.prior import DiffusionPrior, PriorConfig
+from ..models.prior_ar import ARPrior, ARPriorConfig
 from ..models.tokenizer import tokenize
 from ..world.captions import caption_scene
 from ..world.datasets import cached_split, scene_at
 from ..world.degrade import gaussian_blur
 from .common import RunDir, step_generator
 
-COMPONENTS = ("prior", "decoder", "upsampler")
+COMPONENTS = ("prior", "prior-ar", "decoder", "upsampler")
 
 
 @dataclass
@@ -65,6 +66,8 @@ def build(cfg: UnclipTrainConfig, clip: ClipSpace):
     if cfg.component == "prior":
         return DiffusionPrior(PriorConfig(**{"embed_dim": clip.embed_dim, "text_hidden": clip.model.config.text_config.hidden_size,
                                              "max_length": clip.tokenizer.model_max_length, **m}))
+    if cfg.component == "prior-ar":
+        return ARPrior(ARPriorConfig(**{"embed_dim": clip.embed_dim, **m}))
     if cfg.component == "decoder":
         return Decoder(DecoderConfig(**{"embed_dim": clip.embed_dim, **m}))
     return Upsampler(UpsamplerConfig(**m))
@@ -83,7 +86,7 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
     ema = build(cfg, clip)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
-    sched_noise = training_scheduler("sample" if cfg.component == "prior" else "epsilon", model.config.train_timesteps)
+    sched_noise = training_scheduler("sample" if cfg.component == "prior" else "epsilon", getattr(model.config, "train_timesteps", 1000))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps, min_lr_rate=0.05)
     cache = cached_split("train", cfg.num_train_scenes)
@@ -100,6 +103,9 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
         model.emb_mean.copy_(emb_all.mean(0))
         model.emb_std.copy_(emb_all.std(0).clamp_min(1e-4))
         ema.load_state_dict(model.state_dict())
+    elif cfg.component == "prior-ar":  # PCA and quantile bins from the data
+        model.fit_codebook(emb_all)
+        ema.load_state_dict(model.state_dict())
 
     model.train()
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=cfg.component)
@@ -107,9 +113,14 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
         g = step_generator(cfg.seed, step)
         rng = np.random.default_rng([cfg.seed, step])
         idx = np.sort(rng.choice(cfg.num_train_scenes, cfg.batch_size, replace=False))
-        t = torch.randint(0, model.config.train_timesteps, (cfg.batch_size,), generator=g)
+        t = torch.randint(0, sched_noise.config.num_train_timesteps, (cfg.batch_size,), generator=g)
         drop = torch.rand(cfg.batch_size, generator=g) < cfg.p_uncond
-        if cfg.component == "prior":
+        if cfg.component == "prior-ar":
+            texts = [caption_scene(scene_at("train", int(i)), rng) for i in idx]
+            with torch.no_grad():
+                temb = clip.encode_text(texts).masked_fill(drop[:, None], 0.0)
+            loss = model.loss(temb, emb_all[idx])
+        elif cfg.component == "prior":
             x0 = model.normalize(emb_all[idx])
             texts = [caption_scene(scene_at("train", int(i)), rng) for i in idx]
             with torch.no_grad():
