@@ -5,7 +5,7 @@ from clipspace.eval.fid import frechet_distance
 from clipspace.eval.generation import generator_report, mean_pairwise_distance, text_to_image_report, valid_mask
 from clipspace.eval.metrics import load_oracle
 from clipspace.eval.prompts import prompt_sets
-from clipspace.eval.report import test_images
+from clipspace.eval.report import images_of_test_split
 from clipspace.world import parse_caption
 from clipspace.eval import prompt_group
 
@@ -28,7 +28,7 @@ def test_prompt_sets_are_fixed_and_grouped():
 
 def test_real_scenes_are_valid_and_noise_is_not():
     oracle = load_oracle()
-    assert valid_mask(oracle.read(test_images(200))).float().mean() > 0.97
+    assert valid_mask(oracle.read(images_of_test_split(200))).float().mean() > 0.97
     noise = torch.rand(64, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     assert valid_mask(oracle.read(noise)).float().mean() < 0.2
 

@@ -8,7 +8,7 @@ from ..models.clip import ClipSpace
 from ..world.captions import POSITION_PHRASES, caption_scene
 from ..world.datasets import scene_at
 from ..world.scene import BACKGROUND_NAMES, COLOR_NAMES, POSITIONS, SHAPES, SIZE_NAMES, is_held_out
-from .report import test_images
+from .report import images_of_test_split
 
 
 def _argmax_acc(clip: ClipSpace, images: torch.Tensor, labels: list[str], truth: list[int]) -> float:
@@ -19,7 +19,7 @@ def _argmax_acc(clip: ClipSpace, images: torch.Tensor, labels: list[str], truth:
 @torch.no_grad()
 def evaluate_clip(name_or_clip: str | ClipSpace = "clip", n: int = 5000) -> dict[str, float]:
     clip = ClipSpace.from_pretrained(name_or_clip) if isinstance(name_or_clip, str) else name_or_clip
-    images = test_images(n)
+    images = images_of_test_split(n)
     scenes = [scene_at("test", i) for i in range(n)]
     one = [i for i, s in enumerate(scenes) if len(s.objects) == 1]
     two = [i for i, s in enumerate(scenes) if len(s.objects) == 2]

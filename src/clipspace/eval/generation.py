@@ -14,7 +14,7 @@ from ..world.datasets import scene_at
 from ..world.scene import ALL_PAIRS, BACKGROUND_NAMES, POSITIONS, SIZE_NAMES
 from .fid import frechet_distance, oracle_features
 from .metrics import load_oracle, oracle_match
-from .report import test_images
+from .report import images_of_test_split
 
 
 def valid_mask(reading: OracleReading, min_confidence: float = 0.9) -> torch.Tensor:
@@ -58,7 +58,7 @@ def generator_report(gen, n: int = 10_000, psi: float = 1.0, seed: int = 0, n_re
     ])
     keys = {"pair": ALL_PAIRS, "size": SIZE_NAMES, "position": POSITIONS, "background": BACKGROUND_NAMES}
     ratios = {k: frequency_ratios(samples[k], data[k], keys[k]) for k in keys}
-    real = test_images(n_real)
+    real = images_of_test_split(n_real)
     half = n_real // 2
     feats_real = oracle_features(oracle, real)
     return {

@@ -10,14 +10,14 @@ from ..world.degrade import FIXED_DEGRADATIONS
 from .scene_accuracy import scene_accuracy
 
 
-def test_images(n: int) -> torch.Tensor:
+def images_of_test_split(n: int) -> torch.Tensor:
     images = np.asarray(cached_split("test", max(n, 5000)))[:n]
     return torch.stack([to_tensor(im) for im in images])
 
 
 def evaluate_oracle(oracle: Oracle, n: int = 5000, seed: int = 0) -> dict[str, dict[str, float]]:
     """Per-attribute and full-match accuracy on n test scenes, clean and under each fixed degradation."""
-    x = test_images(n)
+    x = images_of_test_split(n)
     scenes = [scene_at("test", i) for i in range(n)]
     out = {"clean": scene_accuracy(oracle.read(x), scenes)}
     for name, fn in FIXED_DEGRADATIONS.items():
