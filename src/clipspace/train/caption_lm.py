@@ -108,7 +108,5 @@ def train(cfg: CaptionLMTrainConfig, resume: bool = False, callback=None) -> Cap
             bar.write(f"step {done}: val perplexity {ppl:.3f}, parse rate {rate:.3f}")
             run.save({"model": lm.model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": done})
     lm.eval()
-    if cfg.export_dir and start < cfg.steps:
-        lm.save_pretrained(cfg.export_dir)
-        run.record_export(cfg.export_dir, cfg, "clipspace train caption-lm --config configs/caption-lm.json", val_perplexity=perplexity(lm, val))
+    run.export(lm, cfg.export_dir, cfg, "caption-lm", val_perplexity=perplexity(lm, val))
     return lm

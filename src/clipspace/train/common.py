@@ -70,6 +70,14 @@ class RunDir:
         Path(export_dir).mkdir(parents=True, exist_ok=True)
         (Path(export_dir) / "training.json").write_text(json.dumps(info, indent=2) + "\n")
 
+    def export(self, model, export_dir: str | os.PathLike | None, config, trainer: str, **extra) -> None:
+        """Save `model` in fp16 to a zoo directory with its training.json (nothing when export_dir is None)."""
+        if not export_dir:
+            return
+        model.eval()
+        model.save_pretrained(export_dir, dtype=torch.float16)
+        self.record_export(export_dir, config, f"clipspace train {trainer} --config configs/{Path(export_dir).name}.json", **extra)
+
     def log(self, record: dict) -> None:
         record = {**record, "wall_time": round(self.wall_time, 1)}
         with open(self.path / "log.jsonl", "a") as f:

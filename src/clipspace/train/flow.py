@@ -159,15 +159,9 @@ def train(cfg: FlowTrainConfig, resume: bool = False, callback=None) -> ClipFlow
             run.log({"stage": "baseline", "val_mse": F.mse_loss(baseline(e_val), w_val).item()})
         checkpoint("done", 0)
 
-    flow.eval()
-    baseline.eval()
-    if cfg.export_dir:
-        flow.save_pretrained(cfg.export_dir, dtype=torch.float16)
-        run.record_export(cfg.export_dir, cfg, "clipspace train flow --config configs/flow.json")
-    if cfg.baseline_export_dir:
-        baseline.save_pretrained(cfg.baseline_export_dir, dtype=torch.float16)
-        run.record_export(cfg.baseline_export_dir, cfg, "clipspace train flow --config configs/flow.json")
-    return flow
+    run.export(flow, cfg.export_dir, cfg, "flow")
+    run.export(baseline, cfg.baseline_export_dir, cfg, "flow")
+    return flow.eval()
 
 
 def _zoo(name: str):

@@ -180,12 +180,6 @@ def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Gen
                 checkpoint("critic", step + 1)
         checkpoint("done", 0)
 
-    gen.eval()
-    critic.eval()
-    if cfg.export_dir:
-        gen.save_pretrained(cfg.export_dir, dtype=torch.float16)
-        run.record_export(cfg.export_dir, cfg, "clipspace train generator --config configs/generator.json")
-    if cfg.critic_export_dir:
-        critic.save_pretrained(cfg.critic_export_dir, dtype=torch.float16)
-        run.record_export(cfg.critic_export_dir, cfg, "clipspace train generator --config configs/generator.json")
-    return gen
+    run.export(gen, cfg.export_dir, cfg, "generator")
+    run.export(critic, cfg.critic_export_dir, cfg, "generator")
+    return gen.eval()

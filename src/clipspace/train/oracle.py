@@ -99,9 +99,6 @@ def train(cfg: OracleTrainConfig, resume: bool = False, callback=None) -> Oracle
             checkpoint(done)
     if start < cfg.steps:
         checkpoint(cfg.steps)
-    model.eval()
-    if cfg.export_dir:
-        model.save_pretrained(cfg.export_dir, dtype=torch.float16)
-        run.record_export(cfg.export_dir, cfg, "clipspace train oracle --config configs/oracle.json", steps=cfg.steps)
-        run.log({"exported": cfg.export_dir, "train_wall_time": run.wall_time})
-    return model
+    run.export(model, cfg.export_dir, cfg, "oracle", steps=cfg.steps)
+    run.log({"exported": cfg.export_dir, "train_wall_time": run.wall_time})
+    return model.eval()

@@ -166,8 +166,5 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
             run.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
                       "scheduler": sched.state_dict(), "step": step + 1})
-    ema.eval()
-    if cfg.export_dir:
-        ema.save_pretrained(cfg.export_dir, dtype=torch.float16)
-        run.record_export(cfg.export_dir, cfg, f"clipspace train {cfg.component} --config configs/{cfg.component}.json")
-    return ema
+    run.export(ema, cfg.export_dir, cfg, cfg.component)
+    return ema.eval()
