@@ -43,6 +43,11 @@ def test_clip_trainer_runs(tmp_path):
     train(cfg)
     clip = ClipSpace.from_pretrained(tmp_path / "export")
     assert clip.encode_text(["a red circle"]).shape == (1, 16)
+    # a warm start from an exported model begins from its weights
+    cfg.output_dir, cfg.export_dir, cfg.init_from, cfg.steps = str(tmp_path / "run2"), None, str(tmp_path / "export"), 1
+    warm = train(cfg).eval()
+    ref = clip.encode_text(["a red circle", "a big blue star"])
+    assert torch.allclose(warm.encode_text(["a red circle", "a big blue star"]), ref, atol=2e-2)
 
 
 def test_hard_negatives_are_false_and_respect_the_held_out_rule():

@@ -47,6 +47,7 @@ class ClipTrainConfig:
     threads: int = 2
     caption_style: dict = field(default_factory=lambda: {"p_color": 0.9, "p_shape": 0.9, "p_size": 0.6, "p_position": 0.6, "p_position_pair": 0.3, "p_background": 0.5})
     model: dict | None = None  # ClipSpaceConfig fields
+    init_from: str | None = None  # warm start from a CLIP model dir (when the run dir with its checkpoint is gone)
 
 
 _NEG_KINDS = ("shape", "color", "swap_color", "swap_shape", "relation", "size", "position", "background")
@@ -131,6 +132,8 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
     run = RunDir(cfg.output_dir, cfg, resume)
     torch.manual_seed(cfg.seed)
     clip = ClipSpace.from_config(ClipSpaceConfig(**(cfg.model or {})))
+    if cfg.init_from:
+        clip.model.load_state_dict(ClipSpace.from_pretrained(cfg.init_from).model.float().state_dict())
     model = clip.model
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
