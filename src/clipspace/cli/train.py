@@ -31,28 +31,34 @@ def train(
         raise InputError(f"{config}: no such config file")
     overrides = {k: v for k, v in {"steps": steps, "output_dir": output_dir, "export_dir": export_dir}.items() if v is not None}
     if model == "oracle":
-        from ..train.oracle import OracleTrainConfig, train as run
+        from ..train.oracle import OracleTrainConfig
+        from ..train.oracle import train as run
 
         cfg = load_train_config(OracleTrainConfig, config, overrides)
     elif model == "clip":
-        from ..train.clip import ClipTrainConfig, train as run
+        from ..train.clip import ClipTrainConfig
+        from ..train.clip import train as run
 
         cfg = load_train_config(ClipTrainConfig, config, overrides)
     elif model == "caption-lm":
-        from ..train.caption_lm import CaptionLMTrainConfig, train as run
+        from ..train.caption_lm import CaptionLMTrainConfig
+        from ..train.caption_lm import train as run
 
         cfg = load_train_config(CaptionLMTrainConfig, config, overrides)
     elif model == "generator":
-        from ..train.generator import GeneratorTrainConfig, train as run
+        from ..train.generator import GeneratorTrainConfig
+        from ..train.generator import train as run
 
         overrides = {("ae_steps" if k == "steps" else k): v for k, v in overrides.items()}
         cfg = load_train_config(GeneratorTrainConfig, config, overrides)
     elif model == "flow":
-        from ..train.flow import FlowTrainConfig, train as run
+        from ..train.flow import FlowTrainConfig
+        from ..train.flow import train as run
 
         cfg = load_train_config(FlowTrainConfig, config, overrides)
     elif model in ("prior", "prior-ar", "decoder", "upsampler"):
-        from ..train.unclip import UnclipTrainConfig, train as run
+        from ..train.unclip import UnclipTrainConfig
+        from ..train.unclip import train as run
 
         defaults = {"component": model, "output_dir": f"runs/{model}", "export_dir": f"zoo/{model}"}
         cfg = load_train_config(UnclipTrainConfig, config, overrides)

@@ -8,7 +8,6 @@ import typer
 
 from .common import StagedDir, app, check_positive, edge, world_app
 
-
 # The text -> image method `make run` uses once its zoo models exist: the one with the best held-out
 # oracle match in the README's table. None while no method has trained weights.
 DEFAULT_METHOD: str | None = None
@@ -25,10 +24,10 @@ def world_sample(
 ):
     """Render N scenes with captions: PNGs, captions.jsonl and grid.png."""
     import numpy as np
+    from PIL import Image
 
     from ..io import make_grid, save_png
     from ..world import caption_scene, render, sample_scene
-    from PIL import Image
 
     check_positive("-n", n)
     rng = np.random.default_rng(seed)

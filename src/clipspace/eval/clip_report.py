@@ -7,7 +7,14 @@ import torch
 from ..models.clip import ClipSpace
 from ..world.captions import POSITION_PHRASES, caption_scene
 from ..world.datasets import scene_at
-from ..world.scene import BACKGROUND_NAMES, COLOR_NAMES, POSITIONS, SHAPES, SIZE_NAMES, is_held_out
+from ..world.scene import (
+    BACKGROUND_NAMES,
+    COLOR_NAMES,
+    POSITIONS,
+    SHAPES,
+    SIZE_NAMES,
+    is_held_out,
+)
 from .report import images_of_test_split
 
 

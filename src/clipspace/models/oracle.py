@@ -12,7 +12,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..world.scene import BACKGROUND_NAMES, COLOR_NAMES, POSITIONS, SHAPES, SIZE_NAMES, Scene
+from ..world.scene import (
+    BACKGROUND_NAMES,
+    COLOR_NAMES,
+    POSITIONS,
+    SHAPES,
+    SIZE_NAMES,
+    Scene,
+)
 from .modeling_utils import PretrainedMixin
 
 NUM_CELLS = 9

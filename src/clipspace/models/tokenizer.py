@@ -14,8 +14,14 @@ from tokenizers.processors import TemplateProcessing
 from transformers import PreTrainedTokenizerFast
 
 from ..world.captions import (
-    ARTICLES, BACKGROUND_WORDS, GENERIC_NOUNS, POSITION_PHRASES, RELATION_PHRASES, SHAPE_WORDS, SIZE_WORDS,
     _EXTRA_POSITION_PHRASES,
+    ARTICLES,
+    BACKGROUND_WORDS,
+    GENERIC_NOUNS,
+    POSITION_PHRASES,
+    RELATION_PHRASES,
+    SHAPE_WORDS,
+    SIZE_WORDS,
 )
 from ..world.scene import COLOR_NAMES
 

@@ -83,3 +83,8 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
 def per_image_generators(base_seed: int, n: int) -> list[torch.Generator]:
     """Image i draws from seed base_seed + i, so a batch equals n single calls."""
     return [torch.Generator().manual_seed(base_seed + i) for i in range(n)]
+
+
+def score_target(clip, prompts: list[str], images: torch.Tensor | None) -> torch.Tensor:
+    """(D,) what `ImageOutput.scores` compares against: the prompts' mean embedding, else the image prompt's."""
+    return clip.encode_text(prompts).mean(0) if prompts else clip.encode_image(images).mean(0)

@@ -20,7 +20,15 @@ from ..models.clip import ClipSpace
 from ..models.flow import ClipFlow, WRegressor
 from ..models.generator import Generator
 from .common import (
-    check_count, check_prompts, check_range, component_path, image_prompt, per_image_generators, seed_for, slerp,
+    check_count,
+    check_prompts,
+    check_range,
+    component_path,
+    image_prompt,
+    per_image_generators,
+    score_target,
+    seed_for,
+    slerp,
     write_model_index,
 )
 from .outputs import ImageOutput
@@ -120,7 +128,7 @@ class FlowPipeline:
             from ..progress import StepInfo
 
             callback(StepInfo(step=1, total=1))
-        target = self.clip.encode_text(prompts).mean(0) if prompts else self.clip.encode_image(images_in).mean(0)
+        target = score_target(self.clip, prompts, images_in)
         scores = (self.clip.encode_image(images) @ target).tolist()
         seeds = [base_seed + i for i in range(num_images)]
         label = " | ".join(prompts)

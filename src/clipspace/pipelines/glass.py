@@ -21,9 +21,26 @@ from ..models.caption_lm import CaptionLM
 from ..models.clip import ClipSpace
 from ..models.critic import Critic
 from ..models.generator import Generator
-from ..search import LATENT_SPACES, OPTIMIZERS, ClipTarget, GlassProblem, LatentSpace, SearchConfig, run_search
+from ..search import (
+    LATENT_SPACES,
+    OPTIMIZERS,
+    ClipTarget,
+    GlassProblem,
+    LatentSpace,
+    SearchConfig,
+    run_search,
+)
 from ..search.text import guided_decode, prefix_search
-from .common import check_count, check_prompts, check_range, component_path, image_prompt, seed_for, write_model_index
+from .common import (
+    check_count,
+    check_prompts,
+    check_range,
+    component_path,
+    image_prompt,
+    score_target,
+    seed_for,
+    write_model_index,
+)
 from .outputs import ImageOutput, TextOutput
 
 CAPTION_DECODERS = ("ga", "guided")
@@ -135,10 +152,7 @@ class GlassPipeline:
         # 4. score against the prompt with the pipeline's CLIP
         batch = torch.stack(out_images)
         emb = self.clip.encode_image(batch)
-        if prompts:
-            scores = (emb @ self.clip.encode_text(prompts).mean(0)).tolist()
-        else:
-            scores = (emb @ self.clip.encode_image(images_in).mean(0)).tolist()
+        scores = (emb @ score_target(self.clip, prompts, images_in)).tolist()
         extras = {"settings": asdict(settings)}
         if fronts:
             extras["pareto_fronts"] = fronts

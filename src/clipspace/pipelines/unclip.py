@@ -24,7 +24,18 @@ from ..models.prior import DiffusionPrior
 from ..models.prior_ar import ARPrior
 from ..models.tokenizer import tokenize
 from ..progress import StepInfo
-from .common import check_count, check_prompts, check_range, component_path, image_prompt, per_image_generators, seed_for, slerp, write_model_index
+from .common import (
+    check_count,
+    check_prompts,
+    check_range,
+    component_path,
+    image_prompt,
+    per_image_generators,
+    score_target,
+    seed_for,
+    slerp,
+    write_model_index,
+)
 from .outputs import ImageOutput
 
 SCHEDULERS = ("dpm", "ddim")
@@ -213,7 +224,7 @@ class UnclipPipeline:
         img_emb = F.normalize(torch.stack(parts).mean(0), dim=-1)
         # 3. decode and upsample
         images = self.decode(img_emb, gens, s, callback)
-        target = self.clip.encode_text(prompts).mean(0) if prompts else self.clip.encode_image(images_in).mean(0)
+        target = score_target(self.clip, prompts, images_in)
         return self._output(images, target, " | ".join(prompts), [base + i for i in range(num_images)], s)
 
     @torch.no_grad()

@@ -13,7 +13,12 @@ from tqdm import tqdm
 from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
 from ..models.caption_lm import CaptionLM, CaptionLMConfig
-from ..world.captions import CaptionParseError, CaptionStyle, caption_scene, parse_caption
+from ..world.captions import (
+    CaptionParseError,
+    CaptionStyle,
+    caption_scene,
+    parse_caption,
+)
 from ..world.datasets import scene_at
 from .common import RunDir
 

@@ -21,10 +21,24 @@ from tqdm import tqdm
 from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
 from ..models.clip import ClipSpace, ClipSpaceConfig
-from ..world.captions import CaptionStyle, ParsedCaption, caption_matches_scene, caption_text, choose_mentions
-from ..world.datasets import cached_split, scene_at, to_tensor
+from ..world.captions import (
+    CaptionStyle,
+    ParsedCaption,
+    caption_matches_scene,
+    caption_text,
+    choose_mentions,
+)
+from ..world.datasets import batch_at, cached_split, scene_at, to_tensor
 from ..world.degrade import random_degrade
-from ..world.scene import BACKGROUND_NAMES, COLOR_NAMES, POSITIONS, SHAPES, SIZE_NAMES, Scene, is_held_out
+from ..world.scene import (
+    BACKGROUND_NAMES,
+    COLOR_NAMES,
+    POSITIONS,
+    SHAPES,
+    SIZE_NAMES,
+    Scene,
+    is_held_out,
+)
 from .common import RunDir, step_generator
 
 
@@ -160,7 +174,7 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
         g = step_generator(cfg.seed, step)
         rng = np.random.default_rng([cfg.seed, step])
         idx = np.sort(rng.choice(cfg.num_train_scenes, cfg.batch_size, replace=False))
-        x = torch.from_numpy(np.asarray(images[idx])).permute(0, 3, 1, 2).float().div_(255)
+        x = batch_at(images, idx)
         x = random_degrade(x, g, cfg.p_clean)
         scenes = [scene_at("train", int(i)) for i in idx]
         said = [choose_mentions(s, rng, style) for s in scenes]

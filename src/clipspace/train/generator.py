@@ -20,7 +20,7 @@ from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
 from ..models.critic import Critic, CriticConfig
 from ..models.generator import Generator, GeneratorConfig
-from ..world.datasets import cached_split
+from ..world.datasets import batch_at, cached_split
 from .common import RunDir, step_generator
 
 
@@ -45,10 +45,6 @@ class GeneratorTrainConfig:
     threads: int = 2
     model: dict | None = None  # GeneratorConfig fields
     critic: dict | None = None  # CriticConfig fields
-
-
-def _batch(images: np.ndarray, idx: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(images[np.sort(idx)])).permute(0, 3, 1, 2).float().div_(255)
 
 
 def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor, object_weight: float, gradient_loss: float) -> torch.Tensor:
@@ -126,7 +122,7 @@ def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Gen
         bar = tqdm(range(state["step"], cfg.ae_steps), initial=state["step"], total=cfg.ae_steps, desc="generator ae")
         for step in bar:
             rng = np.random.default_rng([cfg.seed, step])
-            x = _batch(images, rng.choice(cfg.num_train_scenes, cfg.batch_size, replace=False))
+            x = batch_at(images, np.sort(rng.choice(cfg.num_train_scenes, cfg.batch_size, replace=False)))
             pred = gen.synthesis(gen.encoder(x)[:, None].expand(-1, gen.num_ws, -1))
             loss = reconstruction_loss(pred, x, cfg.object_weight, cfg.gradient_loss)
             opt.zero_grad(set_to_none=True)
@@ -147,7 +143,7 @@ def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Gen
     if state["stage"] == "mixture":
         n = min(cfg.mixture_images, cfg.num_train_scenes)
         with torch.no_grad():
-            w = torch.cat([gen.encoder(_batch(images, np.arange(i, min(i + 500, n)))) for i in range(0, n, 500)])
+            w = torch.cat([gen.encoder(batch_at(images, np.arange(i, min(i + 500, n)))) for i in range(0, n, 500)])
         k = min(gen.config.num_clusters, n)
         means, tril, log_w = fit_mixture(w, k, cfg.em_iterations, step_generator(cfg.seed, 0))
         gen.mapping.log_weights.fill_(-float("inf"))  # clusters beyond k (tiny runs) are never drawn
@@ -165,7 +161,7 @@ def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Gen
         for step in bar:
             g = step_generator(cfg.seed + 1, step)
             rng = np.random.default_rng([cfg.seed + 1, step])
-            real = _batch(images, rng.choice(cfg.num_train_scenes, cfg.batch_size // 2, replace=False))
+            real = batch_at(images, np.sort(rng.choice(cfg.num_train_scenes, cfg.batch_size // 2, replace=False)))
             fake = gen.sample(cfg.batch_size // 2, g)
             logits = critic(torch.cat([real, fake]))
             target = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))])

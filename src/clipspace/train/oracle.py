@@ -13,7 +13,7 @@ from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
 from ..eval.scene_accuracy import scene_accuracy
 from ..models.oracle import Oracle, OracleConfig, oracle_loss, scene_targets
-from ..world.datasets import cached_split, scene_at, to_tensor
+from ..world.datasets import batch_at, cached_split, scene_at, to_tensor
 from ..world.degrade import FIXED_DEGRADATIONS, random_degrade
 from .common import RunDir, step_generator
 
@@ -78,7 +78,7 @@ def train(cfg: OracleTrainConfig, resume: bool = False, callback=None) -> Oracle
     for step in bar:
         g = step_generator(cfg.seed, step)
         idx = torch.randint(cfg.num_train_scenes, (cfg.batch_size,), generator=g).sort().values  # sorted: memmap reads
-        x = torch.from_numpy(np.asarray(images[idx.numpy()])).permute(0, 3, 1, 2).float().div_(255)
+        x = batch_at(images, idx.numpy())
         x = random_degrade(x, g, cfg.p_clean).contiguous(memory_format=torch.channels_last)
         loss = oracle_loss(model(x), {k: v[idx] for k, v in targets.items()})
         opt.zero_grad(set_to_none=True)

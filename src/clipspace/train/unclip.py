@@ -25,7 +25,7 @@ from ..models.prior import DiffusionPrior, PriorConfig
 from ..models.prior_ar import ARPrior, ARPriorConfig
 from ..models.tokenizer import tokenize
 from ..world.captions import caption_scene
-from ..world.datasets import cached_split, scene_at
+from ..world.datasets import batch_at, cached_split, scene_at
 from ..world.degrade import gaussian_blur
 from .common import RunDir, step_generator
 
@@ -52,8 +52,8 @@ class UnclipTrainConfig:
 
 
 def _images(cache: np.ndarray, idx: np.ndarray) -> torch.Tensor:
-    """uint8 cache rows -> (B, 3, 64, 64) in [-1, 1]."""
-    return torch.from_numpy(np.asarray(cache[idx])).permute(0, 3, 1, 2).float().div_(127.5).sub_(1)
+    """uint8 cache rows -> (B, 3, 64, 64) in [-1, 1], the diffusion models' range."""
+    return batch_at(cache, idx) * 2 - 1
 
 
 @torch.no_grad()

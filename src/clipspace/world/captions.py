@@ -10,7 +10,15 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
-from .scene import BACKGROUND_NAMES, COLOR_NAMES, POSITIONS, SHAPES, Scene, SceneObject, is_held_out
+from .scene import (
+    BACKGROUND_NAMES,
+    COLOR_NAMES,
+    POSITIONS,
+    SHAPES,
+    Scene,
+    SceneObject,
+    is_held_out,
+)
 
 SHAPE_WORDS = {
     "circle": ("circle", "disc"),

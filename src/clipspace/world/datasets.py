@@ -63,6 +63,11 @@ def cached_split(split: str, num_scenes: int, cache_dir: str | None = None, work
     return images
 
 
+def batch_at(images: np.ndarray, idx) -> torch.Tensor:
+    """Rows `idx` of a (N, H, W, 3) uint8 array (or memmap; sorted indices read fastest) -> (B, 3, H, W) in [0, 1]."""
+    return torch.from_numpy(np.asarray(images[np.asarray(idx)])).permute(0, 3, 1, 2).float().div_(255)
+
+
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (3, H, W) float in [0, 1]."""
     return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).float().div_(255)
