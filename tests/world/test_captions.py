@@ -58,3 +58,11 @@ def test_parse_two_objects_and_ambiguous_corner():
 def test_parse_rejects_text_outside_the_grammar(bad):
     with pytest.raises(CaptionParseError):
         parse_caption(bad)
+
+
+def test_names_held_out_pair():
+    from clipspace.world.captions import names_held_out_pair
+
+    assert names_held_out_pair("a big purple star on the left")
+    assert names_held_out_pair("a red circle above a pink disc")
+    assert not names_held_out_pair("a purple shape and a star")

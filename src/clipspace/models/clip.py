@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -145,7 +145,3 @@ class ClipSpace(nn.Module):
         """(B, len(labels)) zero-shot probabilities."""
         logits = self.logit_scale * self.encode_image(images) @ self.encode_text(labels).T
         return logits.softmax(-1)
-
-
-def clip_config_dict(cfg: ClipSpaceConfig) -> dict:
-    return asdict(cfg)
