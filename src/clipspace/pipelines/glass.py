@@ -137,7 +137,8 @@ class GlassPipeline:
         out_images, scores, history, seeds, fronts = [], [], [], [], []
         for i in range(num_images):
             s = base_seed + i
-            problem = GlassProblem(space, self.clip, target, self.critic, settings.aug, torch.Generator().manual_seed(s))
+            critic = self.critic if settings.optimizer == "nsga2" else None  # realism costs a forward: only when it is an objective
+            problem = GlassProblem(space, self.clip, target, critic, settings.aug, torch.Generator().manual_seed(s))
             with torch.enable_grad():
                 result = run_search(problem, search, seed=s, callback=callback, preview=preview)
             best = space.images(result.x[:1])
