@@ -133,12 +133,15 @@ class ClipSpace(nn.Module):
         """list of str -> (N, D) L2-normalised. Unknown words become [UNK]; long texts are truncated."""
         if isinstance(texts, str):
             texts = [texts]
+        # shortest first, so that each batch is padded only to its own longest text
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i].split()))
         with torch.set_grad_enabled(grad):
             out = []
             for i in range(0, len(texts), batch_size):
-                enc = tokenize(self.tokenizer, texts[i : i + batch_size])
+                enc = tokenize(self.tokenizer, [texts[j] for j in order[i : i + batch_size]])
                 out.append(self.text_features(enc["input_ids"], enc["attention_mask"]))
-            return F.normalize(torch.cat(out), dim=-1)
+            feats = torch.cat(out)[torch.argsort(torch.tensor(order))]
+            return F.normalize(feats, dim=-1)
 
     @torch.no_grad()
     def classify(self, images: torch.Tensor, labels: list[str]) -> torch.Tensor:

@@ -4,9 +4,10 @@
 
 Recipe (all captions obey the held-out rule):
 - a fresh caption per image per step, drawn from what the scene shows;
-- one hard-negative caption per image, the true caption with one attribute changed (shape most often,
-  then color, swapped colors/shapes between two objects, flipped relation, size, position, background),
-  appended to the text side of the image->text softmax;
+- `negatives_per_image` hard-negative captions per image, the true caption with one attribute changed or a
+  false one added (kinds drawn by `negative_weights`: shape, color, swapped colors/shapes between two objects,
+  flipped relation, size, position, background), appended to the text side of the image->text softmax.
+  Position needs them most: random captions in a batch almost never differ in position alone;
 - in-batch captions that are also true of another image ("a red shape") are masked out of both softmaxes.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
 from ..models.clip import ClipSpace, ClipSpaceConfig
 from ..world.captions import (
+    POSITION_PHRASES,
     CaptionStyle,
     ParsedCaption,
     caption_matches_scene,
@@ -54,6 +56,10 @@ class ClipTrainConfig:
     weight_decay: float = 0.05
     warmup_steps: int = 500
     hard_negatives: bool = True
+    negatives_per_image: int = 1
+    # how often each kind of hard negative is drawn (normalised); position needs many: a batch of random
+    # captions almost never holds two that differ only in position, so in-batch contrast does not teach it
+    negative_weights: dict = field(default_factory=lambda: dict(_NEG_DEFAULT))
     mask_false_negatives: bool = True
     p_clean: float = 0.75
     eval_every: int = 500
@@ -64,8 +70,7 @@ class ClipTrainConfig:
     init_from: str | None = None  # warm start from a CLIP model dir (when the run dir with its checkpoint is gone)
 
 
-_NEG_KINDS = ("shape", "color", "swap_color", "swap_shape", "relation", "size", "position", "background")
-_NEG_WEIGHTS = np.array([0.3, 0.2, 0.12, 0.08, 0.1, 0.08, 0.06, 0.06])
+_NEG_DEFAULT = {"shape": 0.3, "color": 0.2, "swap_color": 0.12, "swap_shape": 0.08, "relation": 0.1, "size": 0.08, "position": 0.06, "background": 0.06}
 _FLIP = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
 
 
@@ -74,15 +79,23 @@ def _other(rng: np.random.Generator, options, current):
     return choices[int(rng.integers(len(choices)))]
 
 
-def hard_negative(said: ParsedCaption, scene: Scene, rng: np.random.Generator, tries: int = 8) -> ParsedCaption | None:
-    """The caption with one attribute changed so that it is false of the scene; never a held-out pair."""
+def hard_negative(said: ParsedCaption, scene: Scene, rng: np.random.Generator, tries: int = 8, weights: dict | None = None) -> ParsedCaption | None:
+    """The caption with one attribute changed (or a false one added) so that it is false of the scene.
+
+    Shape and color are changed only where the caption names them; size, position and background may also be
+    added where it is silent ("a red circle" -> "a red circle at the top" for a circle at the bottom), so every
+    caption can have a position negative. Never names a held-out pair; None when no try gave a false caption.
+    """
+    weights = weights or _NEG_DEFAULT
+    kinds = list(weights)
+    p = np.array([weights[k] for k in kinds], dtype=float)
     for _ in range(tries):
-        kind = _NEG_KINDS[int(rng.choice(len(_NEG_KINDS), p=_NEG_WEIGHTS))]
+        kind = kinds[int(rng.choice(len(kinds), p=p / p.sum()))]
         objs = [replace(m) for m in said.objects]
         neg = ParsedCaption(objects=objs, relation=said.relation, background=said.background)
         k = int(rng.integers(len(objs)))
         if kind in ("shape", "color", "size", "position"):
-            if getattr(objs[k], kind) is None:
+            if getattr(objs[k], kind) is None and kind in ("shape", "color"):
                 continue
             options = {"shape": SHAPES, "color": COLOR_NAMES, "size": SIZE_NAMES, "position": POSITIONS}[kind]
             setattr(objs[k], kind, _other(rng, options, getattr(objs[k], kind)))
@@ -98,8 +111,6 @@ def hard_negative(said: ParsedCaption, scene: Scene, rng: np.random.Generator, t
                 continue
             neg.relation = _FLIP[neg.relation]
         elif kind == "background":
-            if neg.background is None:
-                continue
             neg.background = _other(rng, BACKGROUND_NAMES, neg.background)
         if any(is_held_out(m.color, m.shape) for m in objs) or caption_matches_scene(neg, scene):
             continue
@@ -108,15 +119,19 @@ def hard_negative(said: ParsedCaption, scene: Scene, rng: np.random.Generator, t
 
 
 def zero_shot_pairs(clip: ClipSpace, images: torch.Tensor, scenes: list[Scene]) -> dict[str, float]:
-    """40-way color-shape accuracy ("a {color} {shape}") on one-object images, seen vs held-out pairs."""
+    """On one-object images: 40-way color-shape accuracy ("a {color} {shape}"), seen vs held-out pairs,
+    and the 9-way position probe ("a shape in the top left", ...)."""
     labels = [(c, s) for c in COLOR_NAMES for s in SHAPES]
-    text = clip.encode_text([f"a {c} {s}" for c, s in labels])
-    pred = (clip.encode_image(images) @ text.T).argmax(-1)
+    emb = clip.encode_image(images)
+    pred = (emb @ clip.encode_text([f"a {c} {s}" for c, s in labels]).T).argmax(-1)
     right = {"seen": [], "held_out": []}
     for p, scene in zip(pred.tolist(), scenes):
         o = scene.objects[0]
         right["held_out" if is_held_out(o.color, o.shape) else "seen"].append(labels[p] == (o.color, o.shape))
-    return {k: float(np.mean(v)) if v else float("nan") for k, v in right.items()}
+    out = {k: float(np.mean(v)) if v else float("nan") for k, v in right.items()}
+    where = (emb @ clip.encode_text([f"a shape {POSITION_PHRASES[p][0]}" for p in POSITIONS]).T).argmax(-1)
+    out["position"] = float(np.mean([w == s.objects[0].cell for w, s in zip(where.tolist(), scenes)]))
+    return out
 
 
 def one_object_val(n: int) -> tuple[torch.Tensor, list[Scene]]:
@@ -159,14 +174,14 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
-        start, best = state["step"], state.get("best", -1.0)
+        start, best = state["step"], state.get("best_score", -1.0)
 
     images = cached_split("train", cfg.num_train_scenes)
     style = CaptionStyle(**cfg.caption_style)
     val_images, val_scenes = one_object_val(cfg.eval_images)
 
     def checkpoint(step: int) -> None:
-        run.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step, "best": best})
+        run.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step, "best_score": best})
 
     model.train()
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="clip")
@@ -182,11 +197,11 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
         mask = None
         if cfg.mask_false_negatives:
             mask = torch.tensor([[i != j and caption_matches_scene(said[j], scenes[i]) for j in range(len(said))] for i in range(len(scenes))])
-        negs = [hard_negative(m, s, rng) for m, s in zip(said, scenes)] if cfg.hard_negatives else []
+        negs = [hard_negative(m, s, rng, weights=cfg.negative_weights) for _ in range(cfg.negatives_per_image) for m, s in zip(said, scenes)] if cfg.hard_negatives else []
         neg_texts = [caption_text(n, rng, style) for n in negs if n is not None]
 
         img = F.normalize(clip.image_features(x), dim=-1)
-        all_txt = F.normalize(clip.text_features(**_tok(clip, texts + neg_texts)), dim=-1)
+        all_txt = clip.encode_text(texts + neg_texts, batch_size=cfg.batch_size, grad=True)
         txt, neg = all_txt[: len(texts)], (all_txt[len(texts) :] if neg_texts else None)
         loss = contrastive_loss(img, txt, neg, model.logit_scale.exp().clamp(max=100), mask)
         opt.zero_grad(set_to_none=True)
@@ -204,9 +219,9 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
             model.eval()
             acc = zero_shot_pairs(clip, val_images, val_scenes)
             model.train()
-            score = 0.5 * acc["seen"] + 0.5 * acc["held_out"]
+            score = (acc["seen"] + acc["held_out"] + acc["position"]) / 3
             run.log({"step": done, "val_zero_shot": acc})
-            bar.write(f"step {done}: 40-way seen {acc['seen']:.3f} held-out {acc['held_out']:.3f}")
+            bar.write(f"step {done}: 40-way seen {acc['seen']:.3f} held-out {acc['held_out']:.3f}, position {acc['position']:.3f}")
             if score > best and cfg.export_dir:
                 best = score
                 clip.save_pretrained(cfg.export_dir)
@@ -216,9 +231,3 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
     model.eval()
     return clip
 
-
-def _tok(clip: ClipSpace, texts: list[str]) -> dict:
-    from ..models.tokenizer import tokenize
-
-    enc = tokenize(clip.tokenizer, texts)
-    return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
