@@ -76,13 +76,8 @@ def train(cfg: CaptionLMTrainConfig, resume: bool = False, callback=None) -> Cap
     lm = CaptionLM.from_config(CaptionLMConfig(**(cfg.model or {})))
     opt = torch.optim.AdamW(lm.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps, min_lr_rate=0.0)
-    start = 0
-    state = run.load()
-    if state is not None:
-        lm.model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        start = state["step"]
+    state = run.track(model=lm.model, optimizer=opt, scheduler=sched)
+    start = state["step"] if state else 0
     val = val_captions()
     style = CaptionStyle()
     lm.train()
@@ -111,7 +106,7 @@ def train(cfg: CaptionLMTrainConfig, resume: bool = False, callback=None) -> Cap
             lm.train()
             run.log({"step": done, "val_perplexity": ppl, "sample_parse_rate": rate})
             bar.write(f"step {done}: val perplexity {ppl:.3f}, parse rate {rate:.3f}")
-            run.save({"model": lm.model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": done})
+            run.save(step=done)
     lm.eval()
     run.export(lm, cfg.export_dir, cfg, "caption-lm", val_perplexity=perplexity(lm, val))
     return lm

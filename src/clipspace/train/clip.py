@@ -168,20 +168,12 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98))
     sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps, min_lr_rate=0.05)
-    start, best = 0, -1.0
-    state = run.load()
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        start, best = state["step"], state.get("best_score", -1.0)
+    state = run.track(model=model, optimizer=opt, scheduler=sched) or {}
+    start, best = state.get("step", 0), state.get("best_score", -1.0)
 
     images = cached_split("train", cfg.num_train_scenes)
     style = CaptionStyle(**cfg.caption_style)
     val_images, val_scenes = one_object_val(cfg.eval_images)
-
-    def checkpoint(step: int) -> None:
-        run.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step, "best_score": best})
 
     model.train()
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="clip")
@@ -227,7 +219,7 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
                 clip.save_pretrained(cfg.export_dir)
                 run.record_export(cfg.export_dir, cfg, f"clipspace train clip --config configs/{Path(cfg.export_dir).name}.json", step=done, val_zero_shot=acc)
                 run.log({"step": done, "exported": cfg.export_dir, "score": score})
-            checkpoint(done)
+            run.save(step=done, best_score=best)
     model.eval()
     return clip
 

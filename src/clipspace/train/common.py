@@ -38,6 +38,7 @@ class RunDir:
         (self.path / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
         self.t0 = time.time()
         self.elapsed_before = 0.0
+        self.stateful: dict = {}
 
     def load(self) -> dict | None:
         if not self.ckpt.exists():
@@ -46,13 +47,26 @@ class RunDir:
         self.elapsed_before = state.get("wall_time", 0.0)
         return state
 
+    def track(self, **stateful) -> dict | None:
+        """Checkpoint these objects (models, optimizers, schedulers) under their names from now on, and restore
+        them from the run's checkpoint if there is one. Returns the checkpoint's other fields (step, stage, ...),
+        or None for a fresh run."""
+        self.stateful = stateful
+        state = self.load()
+        if state is None:
+            return None
+        for name, obj in stateful.items():
+            obj.load_state_dict(state.pop(name))
+        return state
+
     @property
     def wall_time(self) -> float:
         """Training seconds over all sessions of this run."""
         return self.elapsed_before + time.time() - self.t0
 
-    def save(self, state: dict) -> None:
-        state = {**state, "wall_time": self.wall_time}
+    def save(self, **fields) -> None:
+        """Atomically write the tracked objects' state and `fields` (step, stage, ...) to checkpoint.pt."""
+        state = {**{n: o.state_dict() for n, o in self.stateful.items()}, **fields, "wall_time": self.wall_time}
         tmp = self.ckpt.with_suffix(".tmp")
         torch.save(state, tmp)
         os.replace(tmp, self.ckpt)

@@ -77,12 +77,7 @@ def train(cfg: FlowTrainConfig, resume: bool = False, callback=None) -> ClipFlow
     baseline = WRegressor(RegressorConfig(w_dim=gen.w_dim, cond_dim=clip.embed_dim))
     opt = torch.optim.Adam([p for n, p in flow.named_parameters() if not n.startswith("aligner")], lr=cfg.lr)
     sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps, min_lr_rate=0.0)
-    state = run.load() or {"stage": "flow", "step": 0}
-    if "flow" in state:
-        flow.load_state_dict(state["flow"])
-        baseline.load_state_dict(state["baseline"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
+    state = run.track(flow=flow, baseline=baseline, optimizer=opt, scheduler=sched) or {"stage": "flow", "step": 0}
 
     pairs_file = Path(cfg.output_dir) / "pairs.pt"
     if pairs_file.exists():
@@ -94,8 +89,7 @@ def train(cfg: FlowTrainConfig, resume: bool = False, callback=None) -> ClipFlow
     w_tr, e_tr = w_all[: -cfg.val_pairs], e_all[: -cfg.val_pairs]
 
     def checkpoint(stage: str, step: int) -> None:
-        run.save({"stage": stage, "step": step, "flow": flow.state_dict(), "baseline": baseline.state_dict(),
-                  "optimizer": opt.state_dict(), "scheduler": sched.state_dict()})
+        run.save(stage=stage, step=step)
 
     # 1. the flow: maximum likelihood of w given a noise-augmented e
     if state["stage"] == "flow":

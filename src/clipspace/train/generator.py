@@ -102,20 +102,11 @@ def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Gen
     opt = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.99))
     sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.ae_steps, min_lr_rate=0.0)
     copt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, betas=(0.5, 0.99))
-    state = run.load() or {"stage": "ae", "step": 0}
-    if "generator" in state:
-        gen.load_state_dict(state["generator"])
-        critic.load_state_dict(state["critic"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        copt.load_state_dict(state["critic_optimizer"])
+    state = run.track(generator=gen, critic=critic, optimizer=opt, scheduler=sched, critic_optimizer=copt) or {"stage": "ae", "step": 0}
     images = cached_split("train", cfg.num_train_scenes)
 
     def checkpoint(stage: str, step: int) -> None:
-        run.save({
-            "stage": stage, "step": step, "generator": gen.state_dict(), "critic": critic.state_dict(),
-            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "critic_optimizer": copt.state_dict(),
-        })
+        run.save(stage=stage, step=step)
 
     # 1. autoencoder
     if state["stage"] == "ae":

@@ -58,20 +58,12 @@ def train(cfg: OracleTrainConfig, resume: bool = False, callback=None) -> Oracle
     model = Oracle(OracleConfig(**(cfg.model or {}))).to(memory_format=torch.channels_last)  # ~1.5x faster on CPU
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps, min_lr_rate=0.0)
-    start = 0
-    state = run.load()
-    if state is not None:
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        start = state["step"]
+    state = run.track(model=model, optimizer=opt, scheduler=sched)
+    start = state["step"] if state else 0
 
     images = cached_split("train", cfg.num_train_scenes)
     targets = _targets("train", cfg.num_train_scenes)
     val_images = np.asarray(cached_split("val", cfg.num_val_scenes))
-
-    def checkpoint(step: int) -> None:
-        run.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step})
 
     model.train()
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="oracle")
@@ -96,9 +88,9 @@ def train(cfg: OracleTrainConfig, resume: bool = False, callback=None) -> Oracle
             degraded = evaluate(model, val_images, "val", "all")
             run.log({"step": done, "val_clean": clean, "val_degraded_all": degraded})
             bar.write(f"step {done}: clean full {clean['full_match']:.4f} shape {clean['shape']:.4f} | degraded full {degraded['full_match']:.4f} shape {degraded['shape']:.4f}")
-            checkpoint(done)
+            run.save(step=done)
     if start < cfg.steps:
-        checkpoint(cfg.steps)
+        run.save(step=cfg.steps)
     run.export(model, cfg.export_dir, cfg, "oracle", steps=cfg.steps)
     run.log({"exported": cfg.export_dir, "train_wall_time": run.wall_time})
     return model.eval()

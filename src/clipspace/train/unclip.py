@@ -91,19 +91,13 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
     sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps, min_lr_rate=0.05)
     cache = cached_split("train", cfg.num_train_scenes)
     emb_all = image_embeddings(clip, cache) if cfg.component != "upsampler" else None
-    start = 0
-    state = run.load()
-    if state is not None:
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        start = state["step"]
-    elif cfg.component == "prior":  # standardise image embeddings with data statistics
+    state = run.track(model=model, ema=ema, optimizer=opt, scheduler=sched)
+    start = state["step"] if state else 0
+    if state is None and cfg.component == "prior":  # standardise image embeddings with data statistics
         model.emb_mean.copy_(emb_all.mean(0))
         model.emb_std.copy_(emb_all.std(0).clamp_min(1e-4))
         ema.load_state_dict(model.state_dict())
-    elif cfg.component == "prior-ar":  # PCA and quantile bins from the data
+    elif state is None and cfg.component == "prior-ar":  # PCA and quantile bins from the data
         model.fit_codebook(emb_all)
         ema.load_state_dict(model.state_dict())
 
@@ -164,7 +158,6 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
         if callback is not None:
             callback(step + 1, cfg.steps)
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
-            run.save({"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
-                      "scheduler": sched.state_dict(), "step": step + 1})
+            run.save(step=step + 1)
     run.export(ema, cfg.export_dir, cfg, cfg.component)
     return ema.eval()
