@@ -3,6 +3,7 @@ import json
 
 import pytest
 import torch
+from safetensors import safe_open
 
 from clipspace.train.common import load_train_config
 
@@ -37,12 +38,14 @@ def test_clip_trainer_runs(tmp_path):
 
     cfg = ClipTrainConfig(
         output_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "export"), num_train_scenes=64, steps=2,
-        batch_size=8, eval_every=2, eval_images=8, threads=1,
+        batch_size=8, eval_every=2, eval_images=8, threads=1, word_loss_weight=0.5, negatives_per_image=2,
         model={"vision_hidden": 32, "vision_layers": 1, "text_hidden": 32, "text_layers": 1, "heads": 2, "projection_dim": 16},
     )
     train(cfg)
     clip = ClipSpace.from_pretrained(tmp_path / "export")
     assert clip.encode_text(["a red circle"]).shape == (1, 16)
+    with safe_open(tmp_path / "export" / "model.safetensors", "pt") as f:
+        assert not any(k.startswith("word_head") for k in f.keys())  # the training-only head is not exported
     # a warm start from an exported model begins from its weights
     cfg.output_dir, cfg.export_dir, cfg.init_from, cfg.steps = str(tmp_path / "run2"), None, str(tmp_path / "export"), 1
     warm = train(cfg).eval()

@@ -8,6 +8,7 @@ Recipe (all captions obey the held-out rule):
   false one added (kinds drawn by `negative_weights`: shape, color, swapped colors/shapes between two objects,
   flipped relation, size, position, background), appended to the text side of the image->text softmax.
   Position needs them most: random captions in a batch almost never differ in position alone;
+- optionally (`word_loss_weight`), a bag-of-words head on both embeddings (see the config);
 - in-batch captions that are also true of another image ("a red shape") are masked out of both softmaxes.
 """
 from __future__ import annotations
@@ -67,6 +68,10 @@ class ClipTrainConfig:
     threads: int = 2
     caption_style: dict = field(default_factory=lambda: {"p_color": 0.9, "p_shape": 0.9, "p_size": 0.6, "p_position": 0.6, "p_position_pair": 0.3, "p_background": 0.5})
     model: dict | None = None  # ClipSpaceConfig fields
+    # CoCa-style auxiliary loss: a shared linear head predicts the caption's words (bag of words) from the
+    # image and the text embedding, so both must carry every word a caption can say. Pure contrast leaves
+    # position at a symmetric saddle (neither side encodes it, so neither is pushed to); this breaks it.
+    word_loss_weight: float = 0.0
     init_from: str | None = None  # warm start from a CLIP model dir (when the run dir with its checkpoint is gone)
 
 
@@ -156,6 +161,19 @@ def contrastive_loss(img: torch.Tensor, txt: torch.Tensor, neg: torch.Tensor | N
     return (F.cross_entropy(i2t, target) + F.cross_entropy(logits.T, target)) / 2
 
 
+def bag_of_words(clip: ClipSpace, texts: list[str]) -> torch.Tensor:
+    """(N, vocab) 0/1: which words each text contains."""
+    out = torch.zeros(len(texts), len(clip.tokenizer))
+    for row, ids in enumerate(clip.tokenizer(texts, add_special_tokens=False)["input_ids"]):
+        out[row, ids] = 1.0
+    return out
+
+
+def word_loss(logits: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy summed over the vocabulary, averaged over texts."""
+    return F.binary_cross_entropy_with_logits(logits, words, reduction="sum") / len(words)
+
+
 def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpace:
     torch.set_num_threads(cfg.threads)
     run = RunDir(cfg.output_dir, cfg, resume)
@@ -168,7 +186,9 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98))
     sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps, min_lr_rate=0.05)
-    state = run.track(model=model, optimizer=opt, scheduler=sched) or {}
+    word_head = torch.nn.Linear(clip.embed_dim, len(clip.tokenizer))  # training only, never exported
+    word_opt = torch.optim.AdamW(word_head.parameters(), lr=cfg.lr, weight_decay=0.0)
+    state = run.track(model=model, optimizer=opt, scheduler=sched, word_head=word_head, word_optimizer=word_opt) or {}
     start, best = state.get("step", 0), state.get("best_score", -1.0)
 
     images = cached_split("train", cfg.num_train_scenes)
@@ -196,10 +216,15 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
         all_txt = clip.encode_text(texts + neg_texts, batch_size=cfg.batch_size, grad=True)
         txt, neg = all_txt[: len(texts)], (all_txt[len(texts) :] if neg_texts else None)
         loss = contrastive_loss(img, txt, neg, model.logit_scale.exp().clamp(max=100), mask)
+        if cfg.word_loss_weight:
+            words = bag_of_words(clip, texts)
+            loss = loss + cfg.word_loss_weight * (word_loss(word_head(img), words) + word_loss(word_head(txt), words)) / 2
         opt.zero_grad(set_to_none=True)
+        word_opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        word_opt.step()
         sched.step()
         if step % 25 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}", scale=f"{model.logit_scale.exp().item():.1f}")

@@ -50,13 +50,14 @@ class RunDir:
     def track(self, **stateful) -> dict | None:
         """Checkpoint these objects (models, optimizers, schedulers) under their names from now on, and restore
         them from the run's checkpoint if there is one. Returns the checkpoint's other fields (step, stage, ...),
-        or None for a fresh run."""
+        or None for a fresh run. An object that an older checkpoint lacks keeps its fresh state."""
         self.stateful = stateful
         state = self.load()
         if state is None:
             return None
         for name, obj in stateful.items():
-            obj.load_state_dict(state.pop(name))
+            if name in state:
+                obj.load_state_dict(state.pop(name))
         return state
 
     @property
