@@ -104,7 +104,7 @@ def test_generator_trainer_runs_all_stages(tmp_path):
 
     cfg = GeneratorTrainConfig(
         output_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "g"), critic_export_dir=str(tmp_path / "c"),
-        num_train_scenes=64, ae_steps=2, batch_size=8, mixture_images=64, em_iterations=2, critic_steps=2, threads=1,
+        num_train_scenes=64, ae_steps=2, batch_size=8, mixture_images=64, em_iterations=2, critic_steps=2, threads=1, eval_images=8,
         model={"w_dim": 8, "channels": [8, 8, 8, 8, 8], "encoder_channels": [4, 4, 4, 4], "num_clusters": 4},
         critic={"channels": [4, 4, 4, 4]},
     )

@@ -20,7 +20,7 @@ from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
 from ..models.critic import Critic, CriticConfig
 from ..models.generator import Generator, GeneratorConfig
-from ..world.datasets import batch_at, cached_split
+from ..world.datasets import batch_at, cached_split, scene_at
 from .common import RunDir, step_generator
 
 
@@ -42,6 +42,7 @@ class GeneratorTrainConfig:
     critic_steps: int = 2000
     critic_lr: float = 5e-4
     eval_every: int = 1000
+    eval_images: int = 256  # val images reconstructed and read by zoo/oracle at each eval (0: skip)
     threads: int = 2
     model: dict | None = None  # GeneratorConfig fields
     critic: dict | None = None  # CriticConfig fields
@@ -92,6 +93,17 @@ def fit_mixture(w: torch.Tensor, k: int, iterations: int, generator: torch.Gener
     return means, torch.linalg.cholesky(cov + eye), log_pi
 
 
+@torch.no_grad()
+def reconstruction_match(gen: Generator, n: int) -> dict[str, float]:
+    """What zoo/oracle reads in the autoencoder's reconstructions of n val images: per-attribute and full match."""
+    from ..eval.metrics import load_oracle
+    from ..eval.scene_accuracy import scene_accuracy
+
+    x = batch_at(cached_split("val", n), np.arange(n))
+    recon = gen.synthesis(gen.encoder(x)[:, None].expand(-1, gen.num_ws, -1)).clamp(0, 1)
+    return scene_accuracy(load_oracle().read(recon), [scene_at("val", i) for i in range(n)])
+
+
 def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Generator:
     torch.set_num_threads(cfg.threads)
     run = RunDir(cfg.output_dir, cfg, resume)
@@ -126,6 +138,12 @@ def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Gen
             if callback is not None:
                 callback(step + 1, cfg.ae_steps)
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.ae_steps:
+                if cfg.eval_images:
+                    gen.eval()
+                    acc = reconstruction_match(gen, cfg.eval_images)
+                    gen.train()
+                    run.log({"stage": "ae", "step": step + 1, "reconstruction": acc})
+                    bar.write(f"step {step + 1}: oracle reads reconstructions: full match {acc['full_match']:.3f}, shape {acc['shape']:.3f}")
                 checkpoint("ae", step + 1)
         state = {"stage": "mixture", "step": 0}
         checkpoint("mixture", 0)
