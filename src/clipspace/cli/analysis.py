@@ -42,7 +42,7 @@ def classify(
 @edge
 def evaluate(
     report: Path = typer.Option(Path("outputs/eval"), "--report", help="Directory for results.json and report.md."),
-    what: str = typer.Option("all", "--what", help="Comma-separated: oracle, clip, clip-eval, caption-lm, generator, glass, flow; or all (what the zoo holds)."),
+    what: str = typer.Option("all", "--what", help="Comma-separated: oracle, clip, clip-eval, caption-lm, generator, glass, flow, unclip; or all (what the zoo holds)."),
     n: int = typer.Option(5000, "-n", help="Test scenes (models) / samples."),
 ):
     """Evaluate zoo models and methods on the test split and the fixed prompt sets."""

@@ -5,8 +5,8 @@ import json
 
 import torch
 
-SUITE = ("oracle", "clip", "clip-eval", "caption-lm", "generator", "glass", "flow")
-NEEDS = {"glass": ("generator", "clip"), "flow": ("flow", "generator", "clip")}
+SUITE = ("oracle", "clip", "clip-eval", "caption-lm", "generator", "glass", "flow", "unclip")
+NEEDS = {"glass": ("generator", "clip"), "flow": ("flow", "generator", "clip"), "unclip": ("prior", "decoder", "upsampler", "clip")}
 
 
 def _oracle(n: int) -> dict:
