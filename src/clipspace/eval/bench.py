@@ -48,6 +48,32 @@ def bench_clip(name: str = "clip", batch: int = 256) -> dict[str, float]:
     }
 
 
+@torch.no_grad()
+def bench_generator(batch: int = 64) -> dict[str, float]:
+    """Unconditional samples per second (mapping + synthesis) at batch 64, and critic scores per second."""
+    from ..models.critic import Critic
+    from ..models.generator import Generator
+    from ..zoo import list_models, resolve_model_path
+
+    gen = Generator.from_pretrained(resolve_model_path("generator")).eval()
+    g = torch.Generator().manual_seed(0)
+    out = {"generator_images_per_s_batch64": _rate(lambda: gen.sample(batch, g), batch)}
+    if "critic" in list_models():
+        critic = Critic.from_pretrained(resolve_model_path("critic")).eval()
+        x = gen.sample(batch, g)
+        out["critic_scores_per_s_batch64"] = _rate(lambda: critic(x), batch)
+    return out
+
+
+def bench_caption_lm(n: int = 64) -> dict[str, float]:
+    from ..models.caption_lm import CaptionLM
+    from ..zoo import resolve_model_path
+
+    lm = CaptionLM.from_pretrained(resolve_model_path("caption-lm")).eval()
+    g = torch.Generator().manual_seed(0)
+    return {"caption_lm_captions_per_s_batch64": _rate(lambda: lm.sample(n, generator=g), n)}
+
+
 def run_bench(threads: int = 2) -> dict[str, float]:
     from ..zoo import list_models
 
@@ -60,4 +86,8 @@ def run_bench(threads: int = 2) -> dict[str, float]:
     for name in ("clip", "clip-eval"):
         if name in models:
             out |= bench_clip(name)
+    if "generator" in models:
+        out |= bench_generator()
+    if "caption-lm" in models:
+        out |= bench_caption_lm()
     return {k: round(v, 1) for k, v in out.items()}
