@@ -45,17 +45,22 @@ def test_zoo_clip_loads_with_transformers(name):
 
 
 def test_zoo_clip_beats_chance_by_a_wide_margin():
-    """40-way color-shape on 150 one-object test scenes (chance 2.5 %), held-out pairs included."""
+    """40-way color-shape (chance 2.5 %) and 9-way position on 150 one-object test scenes, held-out pairs included."""
     if "clip" not in list_models():
         pytest.skip("zoo/clip not trained yet")
     from clipspace.io import load_images
     from clipspace.world import render
+    from clipspace.world.captions import POSITION_PHRASES
     from clipspace.world.datasets import scene_at
-    from clipspace.world.scene import ALL_PAIRS
+    from clipspace.world.scene import ALL_PAIRS, POSITIONS
 
     scenes = [s for s in (scene_at("test", i) for i in range(320)) if len(s.objects) == 1][:150]
     clip = ClipSpace.from_pretrained("clip")
-    probs = clip.classify(load_images([render(s) for s in scenes]), [f"a {c} {s}" for c, s in ALL_PAIRS])
+    images = load_images([render(s) for s in scenes])
+    probs = clip.classify(images, [f"a {c} {s}" for c, s in ALL_PAIRS])
     truth = torch.tensor([ALL_PAIRS.index((s.objects[0].color, s.objects[0].shape)) for s in scenes])
     assert (probs.argmax(-1) == truth).float().mean() > 0.8
     assert torch.allclose(probs.sum(-1), torch.ones(len(scenes)), atol=1e-4)
+    # position, the attribute pure contrast left at chance (1/9): "a shape in the top left", ...
+    where = clip.classify(images, [f"a shape {POSITION_PHRASES[p][0]}" for p in POSITIONS])
+    assert (where.argmax(-1) == torch.tensor([s.objects[0].cell for s in scenes])).float().mean() > 0.3
