@@ -171,3 +171,12 @@ def test_unclip_trainers_run(tmp_path, component):
     assert (tmp_path / "m" / "model.safetensors").exists() and (tmp_path / "m" / "training.json").exists()
     if component == "prior":
         assert model.emb_std.min() > 0 and not torch.allclose(model.emb_mean, torch.zeros_like(model.emb_mean))
+
+
+def test_word_readout_is_fixed_and_tells_every_word_apart():
+    from clipspace.train.clip import WordReadout
+
+    r = WordReadout(16, 8, scale=10.0)
+    assert [n for n, _ in r.named_parameters()] == ["bias"]  # the directions are not learned
+    assert torch.allclose(r.weight @ r.weight.T, 100.0 * torch.eye(8), atol=1e-3)  # one orthonormal row per word
+    assert torch.equal(WordReadout(16, 8).weight, r.weight)  # seeded
