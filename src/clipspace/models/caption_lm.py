@@ -96,7 +96,7 @@ class CaptionLM(nn.Module):
         past = None
         step_in = ids
         while ids.shape[1] < self.max_length - 1 and not done.all():
-            out = self.model(input_ids=step_in, past_key_values=past, use_cache=True)
+            out = self.model(input_ids=step_in, past_key_values=past, attention_mask=torch.ones_like(ids), use_cache=True)  # rows that ended only pad
             past = out.past_key_values
             logits = out.logits[:, -1].float()
             logits[:, self.tokenizer.pad_token_id] = float("-inf")
