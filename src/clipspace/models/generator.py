@@ -72,7 +72,7 @@ class Synthesis(nn.Module):
 
     def forward(self, ws: torch.Tensor) -> torch.Tensor:
         """ws: (B, num_ws, D) -> (B, 3, 64, 64), roughly in [0, 1] (clamp for display)."""
-        x = self.const.expand(ws.shape[0], -1, -1, -1)
+        x = self.const.expand(ws.shape[0], -1, -1, -1).contiguous(memory_format=torch.channels_last)  # faster convs on CPU
         x = F.leaky_relu(self.convs[0](x, ws[:, 0]), 0.2)
         for i in range(1, len(self.convs), 2):
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
