@@ -101,9 +101,12 @@ def test_generator_trainer_runs_all_stages(tmp_path):
     from clipspace.models.critic import Critic
     from clipspace.models.generator import Generator
     from clipspace.train.generator import GeneratorTrainConfig, train
+    from tests.tiny import tiny_clip
 
+    tiny_clip().save_pretrained(tmp_path / "clip")
     cfg = GeneratorTrainConfig(
         output_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "g"), critic_export_dir=str(tmp_path / "c"),
+        perceptual_weight=1.0, perceptual_clip=str(tmp_path / "clip"),
         num_train_scenes=64, ae_steps=2, batch_size=8, mixture_images=64, em_iterations=2, critic_steps=2, threads=1, eval_images=8,
         model={"w_dim": 8, "channels": [8, 8, 8, 8, 8], "encoder_channels": [4, 4, 4, 4], "num_clusters": 4},
         critic={"channels": [4, 4, 4, 4]},
@@ -116,6 +119,19 @@ def test_generator_trainer_runs_all_stages(tmp_path):
     assert Critic.from_pretrained(tmp_path / "c").realism(x).shape == (3,)
     log = (tmp_path / "run" / "log.jsonl").read_text()
     assert '"stage": "mixture"' in log and '"stage": "critic"' in log
+
+
+def test_perceptual_loss_is_zero_on_the_target_and_grows_with_the_difference(tmp_path):
+    from clipspace.train.generator import PerceptualLoss
+    from tests.tiny import tiny_clip
+
+    tiny_clip().save_pretrained(tmp_path / "clip")
+    loss = PerceptualLoss(str(tmp_path / "clip"))
+    x = torch.rand(4, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    near = (x + 0.02 * torch.randn(x.shape, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+    assert loss(x, x).item() < 1e-8
+    assert 0 < loss(near, x).item() < loss(x.flip(0), x).item()
+    assert not any(p.requires_grad for p in loss.parameters())
 
 
 def test_mixture_fit_recovers_two_clusters():

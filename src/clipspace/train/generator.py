@@ -1,7 +1,9 @@
 """Train the image generator in three stages, on images alone (every color-shape pair):
 
 1. autoencoder: encoder -> w -> synthesis, L1 on pixels and on image gradients, with pixels that differ
-   from the image's own background color (its median) weighted up, since shape is learned last;
+   from the image's own background color (its median) weighted up, since shape is learned last; plus
+   an optional perceptual loss on the patch tokens of a frozen CLIP vision tower (zoo/clip), which
+   tells shapes apart long before pixel L1 does (LPIPS-style, with the network this world has);
 2. mapping: a Gaussian mixture fitted by EM to the encoder's w of training images; w_avg;
 3. critic: real images vs generator samples (binary cross-entropy).
 
@@ -37,6 +39,8 @@ class GeneratorTrainConfig:
     warmup_steps: int = 300
     object_weight: float = 4.0
     gradient_loss: float = 1.0
+    perceptual_weight: float = 0.0  # weight of the CLIP patch-token loss (0: pixels only)
+    perceptual_clip: str = "clip"  # zoo name or path of the frozen CLIP it reads
     mixture_images: int = 50_000
     em_iterations: int = 30
     critic_steps: int = 2000
@@ -57,6 +61,26 @@ def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor, object_weight:
         for dim in (2, 3):
             loss = loss + gradient_loss * (pred.diff(dim=dim) - target.diff(dim=dim)).abs().mean()
     return loss
+
+
+class PerceptualLoss(torch.nn.Module):
+    """MSE between layer-normalised patch tokens of a frozen CLIP vision tower (LPIPS-style)."""
+
+    def __init__(self, clip_path: str):
+        super().__init__()
+        from ..models.clip import ClipSpace
+        from ..zoo import resolve_model_path
+
+        self.clip = ClipSpace.from_pretrained(resolve_model_path(clip_path)).float().eval().requires_grad_(False)
+
+    def tokens(self, images: torch.Tensor) -> torch.Tensor:
+        h = self.clip.model.vision_model(pixel_values=self.clip.preprocess(images)).last_hidden_state
+        return F.layer_norm(h, h.shape[-1:])
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            t = self.tokens(target)
+        return F.mse_loss(self.tokens(pred), t)
 
 
 def _kmeans_pp(w: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
@@ -116,6 +140,7 @@ def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Gen
     copt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, betas=(0.5, 0.99))
     state = run.track(generator=gen, critic=critic, optimizer=opt, scheduler=sched, critic_optimizer=copt) or {"stage": "ae", "step": 0}
     images = cached_split("train", cfg.num_train_scenes)
+    perceptual = PerceptualLoss(cfg.perceptual_clip) if cfg.perceptual_weight else None
 
     def checkpoint(stage: str, step: int) -> None:
         run.save(stage=stage, step=step)
@@ -129,6 +154,8 @@ def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Gen
             x = x.contiguous(memory_format=torch.channels_last)
             pred = gen.synthesis(gen.encoder(x)[:, None].expand(-1, gen.num_ws, -1))
             loss = reconstruction_loss(pred, x, cfg.object_weight, cfg.gradient_loss)
+            if perceptual is not None:
+                loss = loss + cfg.perceptual_weight * perceptual(pred, x)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
