@@ -37,6 +37,10 @@ def test_conditions_baseline_edit_interpolate(pipe):
     assert len(edited.images) == 1
     strip = pipe.interpolate("a red circle", "a blue star", steps=4)
     assert len(strip.images) == 4
+    with pytest.raises(InputError, match="no such image"):
+        pipe.interpolate("missing.png", "a blue star", steps=4)  # a mistyped path is not a prompt
+    with pytest.raises(InputError):
+        pipe.edit(img, source="a red circle", target="a blue circle", text_condition="other")
 
 
 def test_save_load_round_trip(pipe, tmp_path):

@@ -35,21 +35,35 @@ def test_text_to_image_shapes_scores_and_seeds(pipe):
 @pytest.mark.parametrize("latent", ["z", "w", "w+"])
 def test_every_optimizer_and_latent_improves_fitness(pipe, optimizer, latent):
     steps = []
-    out = pipe("a blue star", optimizer=optimizer, latent=latent, generations=4, population=6, callback=steps.append)
-    assert [s.step for s in steps] == list(range(1, 5)) and steps[-1].total == 4
+    out = pipe("a blue star", optimizer=optimizer, latent=latent, generations=6, population=8, callback=steps.append)
+    assert [s.step for s in steps] == list(range(1, 7)) and steps[-1].total == 6
     h = out.history[0]
-    assert h[-1] >= h[0]
+    assert h[-1] > h[0]  # better than the initial population's best (history[0])
     if optimizer == "nsga2":
         front = np.array(out.extras["pareto_fronts"][0])
         assert front.ndim == 2 and front.shape[1] == 2
 
 
-def test_targets_negative_and_image_prompts(pipe):
+def test_targets_negative_weighted_and_image_prompts(pipe):
+    from clipspace.io import image_to_tensor
+
     img = torch.rand(1, 3, 64, 64)
     out = pipe(image=img, **FAST)  # image prompt alone
     assert len(out.images) == 1
     out = pipe("a red circle", negative_prompt="a blue star", aug=2, **FAST)
     assert len(out.images) == 1
+    # a negative prompt moves the result away from it
+    neg = pipe.clip.encode_text(["a blue star"])[0]
+    sim = lambda o: float(pipe.clip.encode_image(image_to_tensor(o.images[0])[None]) @ neg)  # noqa: E731
+    plain = pipe("a red circle", seed=3, generations=6, population=8)
+    away = pipe("a red circle", negative_prompt="a blue star", negative_weight=3.0, seed=3, generations=6, population=8)
+    assert sim(away) < sim(plain)
+    # weights pull the search toward the heavier prompt
+    pair = ["a red circle", "a blue star"]
+    embs = pipe.clip.encode_text(pair)
+    heavy = [pipe(pair, prompt_weights=w, seed=3, generations=6, population=8) for w in ([10.0, 1.0], [1.0, 10.0])]
+    e = [pipe.clip.encode_image(image_to_tensor(o.images[0])[None])[0] for o in heavy]
+    assert float(e[0] @ embs[0] - e[0] @ embs[1]) > float(e[1] @ embs[0] - e[1] @ embs[1])
 
 
 def test_save_load_round_trip(pipe, tmp_path):
@@ -64,6 +78,7 @@ def test_save_load_round_trip(pipe, tmp_path):
 @pytest.mark.parametrize("bad", [
     dict(prompt=""), dict(prompt=None), dict(prompt="x", num_images=0), dict(prompt="x", optimizer="sgd"),
     dict(prompt="x", latent="q"), dict(prompt="x", generations=0), dict(prompt="x", psi=-1.0),
+    dict(prompt="!!!"), dict(prompt=["a", "b"], prompt_weights=[1.0]), dict(prompt="x", prompt_weights=[-1.0]),
 ])
 def test_bad_input_is_an_input_error(pipe, bad):
     prompt = bad.pop("prompt")
@@ -79,3 +94,11 @@ def test_caption_decoders(pipe, method):
     assert all(s == sorted(s, reverse=True) for s in out.scores)
     with pytest.raises(InputError):
         pipe.caption(torch.rand(1, 3, 64, 64), method="beam")
+
+
+def test_captioning_needs_no_generator(pipe):
+    captioner = GlassPipeline(None, pipe.clip, None, pipe.caption_lm)
+    out = captioner.caption(torch.rand(1, 3, 64, 64), method="guided", num_captions=1, top_k=3, beam=2)
+    assert len(out.captions) == 1
+    with pytest.raises(InputError, match="generator"):
+        captioner("a red circle", **FAST)

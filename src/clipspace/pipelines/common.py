@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -39,6 +40,8 @@ def check_prompts(prompt: str | list[str] | None, allow_empty: bool = False) -> 
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     if any(not isinstance(p, str) or not p.strip() for p in prompts):
         raise InputError("prompts must be non-empty text")
+    if any(not re.search(r"[^\W_]", p) for p in prompts):
+        raise InputError("prompts must contain at least one word")
     if not prompts and not allow_empty:
         raise InputError("a prompt is required")
     return [p.strip() for p in prompts]
@@ -63,6 +66,18 @@ def image_prompt(image) -> torch.Tensor | None:
     if isinstance(image, torch.Tensor) and image.ndim == 4:
         return image.float().clamp(0, 1)
     return load_images(image if isinstance(image, list) else [image])
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def is_text(x) -> bool:
+    """Whether an interpolation endpoint is a prompt (True) or an image; a missing image path is an error."""
+    if not isinstance(x, str) or os.path.exists(x):
+        return False
+    if x.strip().lower().endswith(IMAGE_SUFFIXES):
+        raise InputError(f"{x}: no such image")
+    return True
 
 
 def seed_for(seed: int | None, generator: torch.Generator | None) -> int:

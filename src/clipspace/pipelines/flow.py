@@ -25,6 +25,7 @@ from .common import (
     check_range,
     component_path,
     image_prompt,
+    is_text,
     per_image_generators,
     score_target,
     seed_for,
@@ -111,8 +112,7 @@ class FlowPipeline:
         check_count("num_images", num_images)
         check_range("temperature", temperature, 0.0, 2.0)
         check_range("psi", psi, 0.01, 2.0)
-        if text_condition not in TEXT_CONDITIONS:
-            raise InputError(f"text_condition must be one of {', '.join(TEXT_CONDITIONS)}, got {text_condition!r}")
+        check_text_condition(text_condition)
         if unused:
             raise InputError(f"the flow method does not take {', '.join(sorted(unused))}")
         base_seed = seed_for(seed, generator)
@@ -139,6 +139,7 @@ class FlowPipeline:
     def edit(self, image, source: str, target: str, *, alpha: float = 1.0, text_condition: str = "aligned") -> ImageOutput:
         """Invert the image (encoder -> w; flow -> z under its CLIP embedding) and decode z under
         e + alpha * (target - source): "a red circle" -> "a blue circle" recolours the circle."""
+        check_text_condition(text_condition)
         images_in = image_prompt(image)
         if images_in is None:
             raise InputError("an image is required")
@@ -165,6 +166,11 @@ class FlowPipeline:
         return ImageOutput([tensor_to_pil(x) for x in images], [float("nan")] * steps, [""] * steps, [seed] * steps)
 
     def _endpoint(self, x) -> torch.Tensor:
-        if isinstance(x, str) and not os.path.exists(x):
+        if is_text(x):
             return self.flow.align_text(self.clip.encode_text(check_prompts(x)))
         return self.clip.encode_image(image_prompt(x))
+
+
+def check_text_condition(text_condition: str) -> None:
+    if text_condition not in TEXT_CONDITIONS:
+        raise InputError(f"text_condition must be one of {', '.join(TEXT_CONDITIONS)}, got {text_condition!r}")

@@ -74,28 +74,26 @@ class GlassSettings:
 
 
 class GlassPipeline:
-    def __init__(self, generator: Generator, clip: ClipSpace, critic: Critic | None = None, caption_lm: CaptionLM | None = None):
-        self.generator, self.clip, self.critic, self.caption_lm = generator.eval(), clip.eval(), critic, caption_lm
+    def __init__(self, generator: Generator | None, clip: ClipSpace, critic: Critic | None = None, caption_lm: CaptionLM | None = None):
+        """generator may be None for a captioning-only pipeline; caption_lm None for images only."""
+        self.generator = generator.eval() if generator is not None else None
+        self.clip, self.critic, self.caption_lm = clip.eval(), critic, caption_lm
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, clip: str = "clip") -> "GlassPipeline":
         """Components from a pipeline dir (generator/, clip/, critic/, caption-lm/) or from the zoo."""
-        gen = Generator.from_pretrained(component_path(path, "generator"))
         clip_model = ClipSpace.from_pretrained(component_path(path, clip))
-        try:
-            critic = Critic.from_pretrained(component_path(path, "critic"))
-        except FileNotFoundError:
-            critic = None
-        try:
-            lm = CaptionLM.from_pretrained(component_path(path, "caption-lm"))
-        except FileNotFoundError:
-            lm = None
+        gen, critic, lm = (_optional(cls_, path, name) for cls_, name in ((Generator, "generator"), (Critic, "critic"), (CaptionLM, "caption-lm")))
+        if gen is None and lm is None:
+            raise FileNotFoundError("glass needs zoo/generator (text -> image) or zoo/caption-lm (image -> text); neither is there")
         return cls(gen, clip_model, critic, lm)
 
     def save_pretrained(self, path: str | os.PathLike) -> None:
-        self.generator.save_pretrained(os.path.join(path, "generator"))
         self.clip.save_pretrained(os.path.join(path, "clip"))
-        parts = {"generator": "Generator", "clip": "ClipSpace"}
+        parts = {"clip": "ClipSpace"}
+        if self.generator is not None:
+            self.generator.save_pretrained(os.path.join(path, "generator"))
+            parts["generator"] = "Generator"
         if self.critic is not None:
             self.critic.save_pretrained(os.path.join(path, "critic"))
             parts["critic"] = "Critic"
@@ -109,6 +107,7 @@ class GlassPipeline:
         self,
         prompt: str | list[str] | None = None,
         *,
+        prompt_weights: list[float] | None = None,
         negative_prompt: str | list[str] | None = None,
         image=None,
         num_images: int = 1,
@@ -119,18 +118,25 @@ class GlassPipeline:
         settings: GlassSettings | None = None,
         **overrides,
     ) -> ImageOutput:
-        """Search one latent per image; `overrides` are GlassSettings fields (optimizer="ga", ...)."""
+        """Search one latent per image; `overrides` are GlassSettings fields (optimizer="ga", ...).
+
+        Several prompts are one target, their embeddings averaged with `prompt_weights` (equal by default).
+        """
         # 1. check inputs
+        if self.generator is None:
+            raise InputError("text/image -> image needs the generator (zoo/generator)")
         settings = replace(settings or GlassSettings(), **overrides).validate()
         images_in = image_prompt(image)
         prompts = check_prompts(prompt, allow_empty=images_in is not None)
+        if prompt_weights is not None and (len(prompt_weights) != len(prompts) or any(not w > 0 for w in prompt_weights)):
+            raise InputError(f"prompt_weights needs one positive weight per prompt ({len(prompts)}), got {prompt_weights}")
         negatives = check_prompts(negative_prompt, allow_empty=True)
         check_count("num_images", num_images)
         if settings.optimizer == "nsga2" and self.critic is None:
             raise InputError("nsga2 needs the realism critic (zoo/critic)")
         base_seed = seed_for(seed, generator)
         # 2. encode the target
-        target = ClipTarget.build(self.clip, prompts, None, negatives, settings.negative_weight, images_in)
+        target = ClipTarget.build(self.clip, prompts, prompt_weights, negatives, settings.negative_weight, images_in)
         space = LatentSpace(self.generator, settings.latent, settings.psi)
         search = SearchConfig(settings.optimizer, settings.generations, settings.population, settings.sigma, settings.lr)
         # 3. search, one run per image
@@ -185,3 +191,11 @@ class GlassPipeline:
             scores.append([float(s) for s in r.scores])
             history.append(r.history)
         return TextOutput(captions, scores, history)
+
+
+def _optional(model_class, path, name: str):
+    """A component that may be absent (the critic, the caption model, the generator when only captioning)."""
+    try:
+        return model_class.from_pretrained(component_path(path, name))
+    except FileNotFoundError:
+        return None

@@ -30,6 +30,7 @@ from .common import (
     check_range,
     component_path,
     image_prompt,
+    is_text,
     per_image_generators,
     score_target,
     seed_for,
@@ -257,6 +258,6 @@ class UnclipPipeline:
         return self._output(images, t[1], target, [seed] * len(alphas), s)
 
     def _endpoint(self, x, seed: int, s: UnclipSettings) -> torch.Tensor:
-        if isinstance(x, str) and not os.path.exists(x):
+        if is_text(x):
             return self.sample_prior(check_prompts(x), None, [torch.Generator().manual_seed(seed)], s)
         return self.clip.encode_image(image_prompt(x))[:1]

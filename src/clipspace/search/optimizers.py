@@ -69,9 +69,13 @@ def run_search(problem: GlassProblem, cfg: SearchConfig, seed: int = 0, callback
         _adam(problem, cfg, x0, cfg.generations, history, callback, preview, 0, cfg.generations)
     else:
         n_cma = max(1, int(round(cfg.generations * cfg.hybrid_split)))
-        _cmaes(problem, cfg, x0, seed, n_cma, history, callback, preview, cfg.generations)
+        es = _cmaes(problem, cfg, x0, seed, n_cma, history, callback, preview, cfg.generations)
         if cfg.generations > n_cma:
-            _adam(problem, cfg, problem.best_x[: cfg.population], cfg.generations - n_cma, history, callback, preview, n_cma, cfg.generations)
+            # Adam refines a full population drawn from CMA-ES's final distribution (its spread sets
+            # Adam's step), with the best point found so far in place of the first draw
+            start = torch.as_tensor(np.asarray(es.ask()), dtype=torch.float32)
+            start[0] = problem.best_x[0]
+            _adam(problem, cfg, start, cfg.generations - n_cma, history, callback, preview, n_cma, cfg.generations)
     return SearchResult(
         x=problem.best_x, fitness=problem.best_f, history=history, evaluations=problem.evaluations,
         seconds=time.perf_counter() - t0, front_f=extras.get("front_f"), front_x=extras.get("front_x"),
@@ -114,7 +118,7 @@ def _pymoo(problem: GlassProblem, cfg: SearchConfig, x0: torch.Tensor, seed: int
     return {"front_f": -F, "front_x": np.atleast_2d(res.X)}
 
 
-def _cmaes(problem: GlassProblem, cfg: SearchConfig, x0: torch.Tensor, seed: int, generations: int, history, callback, preview, total) -> None:
+def _cmaes(problem: GlassProblem, cfg: SearchConfig, x0: torch.Tensor, seed: int, generations: int, history, callback, preview, total):
     import cma
 
     lo, hi = problem.space.bounds()
@@ -134,6 +138,7 @@ def _cmaes(problem: GlassProblem, cfg: SearchConfig, x0: torch.Tensor, seed: int
         X = np.asarray(es.ask())
         es.tell(list(X), list(-problem.evaluate(X).fitness))
         _report(problem, history, gen + 1, total, callback, preview)
+    return es
 
 
 def _adam(problem: GlassProblem, cfg: SearchConfig, x0: torch.Tensor, steps: int, history, callback, preview, offset: int, total: int) -> None:

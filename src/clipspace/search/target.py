@@ -50,7 +50,7 @@ class ClipTarget:
 
 
 def augment(images: torch.Tensor, k: int, generator: torch.Generator, max_shift: int = 4, noise: float = 0.02) -> torch.Tensor:
-    """AugCLIP views: k random shifts (reflect-padded crops) with pixel noise per image -> (k*B, 3, H, W)."""
+    """AugCLIP views: k random shifts (edge-replicating crops) with pixel noise per image -> (k*B, 3, H, W)."""
     B, C, H, W = images.shape
     padded = F.pad(images, (max_shift,) * 4, mode="replicate")
     views = []
