@@ -48,7 +48,11 @@ def test_prompts_file_variations_and_caption(tiny_zoo, tmp_path):
     assert res.returncode == 0, res.stderr
     assert len((tmp_path / "g" / "results.jsonl").read_text().splitlines()) == 2
     img = tmp_path / "g" / "p000_00.png"
-    res = run(tiny_zoo, "variations", str(img), "-n", "2", "--out", str(tmp_path / "v"), "--generations", "2", "--population", "4")
+    res = run(tiny_zoo, "variations", str(img), "-n", "2", "--out", str(tmp_path / "v"), "--generations", "2", "--population", "4",
+              "--negative", "a blue star", "--save-every", "1")
+    assert res.returncode == 0, res.stderr
+    assert len(list((tmp_path / "v" / "progress").iterdir())) == 4  # 2 images x 2 generations
+    res = run(tiny_zoo, "caption", str(img), "--decoder", "ga", "--generations", "2", "--population", "4", "--prefix-length", "2")
     assert res.returncode == 0, res.stderr
     res = run(tiny_zoo, "caption", str(img), str(img), "--json")
     assert res.returncode == 0, res.stderr
@@ -64,6 +68,8 @@ def test_prompts_file_variations_and_caption(tiny_zoo, tmp_path):
     (["generate", "a red circle", "--image", "missing.png", "--out", "OUT"], "no such file"),
     (["variations", "missing.png", "--out", "OUT"], "no such file"),
     (["caption", "missing.png"], "no such file"),
+    (["generate", "!!!", "--out", "OUT"], "word"),
+    (["interpolate", "a red circle", "missing.png", "--method", "flow", "--out", "OUT"], "no such image"),
 ])
 def test_bad_input_exits_2_and_leaves_nothing(tiny_zoo, tmp_path, args, message):
     out = tmp_path / "out"
@@ -91,9 +97,11 @@ def test_flow_generate_edit_interpolate(tiny_flow_zoo, tmp_path):
     res = run(tiny_flow_zoo, "edit", str(img), "--source", "a red circle", "--target", "a blue circle", "--out", str(tmp_path / "e"))
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "e" / "edit.png").exists()
-    res = run(tiny_flow_zoo, "interpolate", "a red circle", str(img), "--steps", "3", "--method", "flow", "--out", str(tmp_path / "i"))
+    res = run(tiny_flow_zoo, "interpolate", "a red circle", str(img), "--steps", "3", "--method", "flow", "--out", str(tmp_path / "i"),
+              "--psi", "0.7", "--text-condition", "direct")
     assert res.returncode == 0, res.stderr
-    assert len((tmp_path / "i" / "results.jsonl").read_text().splitlines()) == 3
+    rows = [json.loads(l) for l in (tmp_path / "i" / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and rows[0]["psi"] == 0.7 and rows[0]["text_condition"] == "direct"
     res = run(tiny_flow_zoo, "variations", str(img), "--method", "flow", "-n", "2", "--out", str(tmp_path / "v"))
     assert res.returncode == 0, res.stderr
     res = run(tiny_flow_zoo, "generate", "a red circle", "--method", "flow", "--temperature", "-1", "--out", str(tmp_path / "x"))
@@ -114,7 +122,9 @@ def test_unclip_generate_variations_interpolate(tiny_zoo, tmp_path):
     img = tmp_path / "g" / rows[0]["image"]
     res = run(tiny_zoo, "variations", str(img), "--method", "unclip", "-n", "2", "--out", str(tmp_path / "v"), *fast)
     assert res.returncode == 0, res.stderr
-    res = run(tiny_zoo, "interpolate", "a red circle", str(img), "--steps", "3", "--method", "unclip", "--out", str(tmp_path / "i"))
+    res = run(tiny_zoo, "interpolate", "a red circle", str(img), "--steps", "3", "--method", "unclip", "--out", str(tmp_path / "i"),
+              "--decoder-steps", "2", "--prior-steps", "2")
     assert res.returncode == 0, res.stderr
+    assert json.loads((tmp_path / "i" / "results.jsonl").read_text().splitlines()[0])["decoder_steps"] == 2
     res = run(tiny_zoo, "generate", "a red circle", "--method", "unclip", "--guidance-scale", "-1", "--out", str(tmp_path / "x"))
     assert res.returncode == 2 and "guidance" in res.stderr and not (tmp_path / "x").exists()

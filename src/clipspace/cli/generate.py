@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from ..io import InputError
+from ..pipelines.common import check_prompts, is_text
 from .common import StagedDir, app, check_positive, edge
 
 GENERATE_METHODS = ("glass", "flow", "unclip", "vdl")
@@ -35,10 +36,10 @@ def _read_prompts(prompt: Optional[str], prompts_file: Optional[Path]) -> list[s
         prompts = [l.strip() for l in prompts_file.read_text().splitlines() if l.strip()]
         if not prompts:
             raise InputError(f"{prompts_file} holds no prompts")
-        return prompts
+        return check_prompts(prompts)
     if prompt is None or not prompt.strip():
         raise InputError("give a PROMPT or --prompts FILE")
-    return [prompt.strip()]
+    return check_prompts(prompt)
 
 
 class _Progress:
@@ -206,11 +207,18 @@ def variations(
     steps: int = typer.Option(15, "--steps"),
     prior_steps: int = typer.Option(10, "--prior-steps"),
     scheduler: str = typer.Option("dpm", "--scheduler"),
+    negative: Optional[str] = typer.Option(None, "--negative", help="Negative prompt (steer away from it)."),
+    save_every: int = typer.Option(0, "--save-every", help="glass: write the current best every N generations to DIR/progress/."),
+    gif: bool = typer.Option(False, "--gif", help="glass: write the search's progression as a GIF."),
 ):
     """Image -> images that keep what CLIP sees in it."""
     from ..io import load_images
 
     check_positive("-n", n)
+    if save_every < 0:
+        raise InputError(f"--save-every must be >= 0, got {save_every}")
+    if negative is not None and not negative.strip():
+        raise InputError("--negative must not be empty")
     if method not in GENERATE_METHODS:
         raise InputError(f"--method must be one of {', '.join(GENERATE_METHODS)}, got {method!r}")
     settings = _settings(method, dict(
@@ -220,7 +228,9 @@ def variations(
     ))
     job = {"image": load_images([str(image)]), "image_path": str(image)}
     pipe = _pipeline(method, clip)
-    _run_images(pipe, method, [job], seed, n, out, 0, False, settings)
+    if negative:
+        settings = dict(settings, negative_prompt=negative)
+    _run_images(pipe, method, [job], seed, n, out, save_every, gif, settings)
 
 
 @app.command()
@@ -233,11 +243,19 @@ def caption(
     seed: int = typer.Option(0, "--seed"),
     clip: str = typer.Option("clip", "--clip"),
     as_json: bool = typer.Option(False, "--json", help='One JSON object per image: {"image", "caption"}.'),
+    generations: int = typer.Option(10, "--generations", help="ga: generations of the prefix search."),
+    population: int = typer.Option(32, "--population", help="ga: prefixes per generation."),
+    prefix_length: int = typer.Option(3, "--prefix-length", help="ga: tokens searched before greedy continuation."),
+    top_k: int = typer.Option(8, "--top-k", help="guided: next words the LM proposes at each step."),
+    beam: int = typer.Option(4, "--beam", help="guided: partial captions kept at each step."),
 ):
     """Image -> text."""
     from ..io import load_images
 
     check_positive("--num-captions", num_captions)
+    for name, value in (("--generations", generations), ("--population", population), ("--prefix-length", prefix_length),
+                        ("--top-k", top_k), ("--beam", beam)):
+        check_positive(name, value)
     if method not in CAPTION_METHODS:
         raise InputError(f"--method must be one of {', '.join(CAPTION_METHODS)}, got {method!r}")
     if method != "glass":
@@ -246,7 +264,8 @@ def caption(
     from ..pipelines.glass import GlassPipeline
 
     pipe = GlassPipeline.from_pretrained(clip=clip)
-    res = pipe.caption(x, method=decoder, num_captions=num_captions, seed=seed)
+    res = pipe.caption(x, method=decoder, num_captions=num_captions, seed=seed, population=population,
+                       generations=generations, prefix_length=prefix_length, top_k=top_k, beam=beam)
     for path, caps, scores in zip(images, res.captions, res.scores):
         if as_json:
             row = {"image": str(path), "caption": caps[0] if caps else ""}
@@ -296,8 +315,16 @@ def interpolate(
     seed: int = typer.Option(0, "--seed"),
     out: Path = typer.Option(Path("outputs/interpolate"), "--out"),
     clip: str = typer.Option("clip", "--clip"),
+    temperature: float = typer.Option(0.8, "--temperature", help="flow: sampling temperature of the base space."),
+    psi: float = typer.Option(1.0, "--psi", help="flow: truncation toward the average w (1 = none)."),
+    text_condition: str = typer.Option("aligned", "--text-condition", help="flow: aligned (text -> image embedding) or direct."),
+    guidance_scale: float = typer.Option(3.0, "--guidance-scale", help="unclip: decoder classifier-free guidance."),
+    prior_guidance_scale: float = typer.Option(4.0, "--prior-guidance-scale", help="unclip: prior classifier-free guidance."),
+    decoder_steps: int = typer.Option(15, "--decoder-steps", help="unclip: decoder sampling steps."),
+    prior_steps: int = typer.Option(10, "--prior-steps", help="unclip: prior sampling steps."),
+    scheduler: str = typer.Option("dpm", "--scheduler", help="unclip: dpm (DPM-Solver++) or ddim."),
 ):
-    """Images along the path between two prompts (slerp in CLIP space, fixed noise)."""
+    """Images along the path between two prompts or images (slerp in CLIP space, fixed noise)."""
     from ..io import make_grid, save_png
 
     if steps < 2:
@@ -306,12 +333,19 @@ def interpolate(
         raise InputError(f"interpolate supports --method unclip or flow, got {method!r}")
     if not a.strip() or not b.strip():
         raise InputError("A and B must be non-empty")
+    for x in (a, b):  # a mistyped image path is an error, not a prompt
+        if is_text(x):
+            check_prompts(x)
+    settings = _settings(method, dict(
+        temperature=temperature, psi=psi, text_condition=text_condition, guidance_scale=guidance_scale,
+        prior_guidance_scale=prior_guidance_scale, steps=decoder_steps, prior_steps=prior_steps, scheduler=scheduler,
+    ))
     pipe = _pipeline(method, clip)
-    res = pipe.interpolate(a, b, steps=steps, seed=seed)
+    res = pipe.interpolate(a, b, steps=steps, seed=seed, **settings)
     with StagedDir(out) as tmp:
         rows = []
         for i, img in enumerate(res.images):
-            meta = {"image": f"{i:03d}.png", "a": a, "b": b, "t": i / (steps - 1), "method": method, "seed": seed}
+            meta = {"image": f"{i:03d}.png", "a": a, "b": b, "t": i / (steps - 1), "method": method, "seed": seed, **settings}
             save_png(img, tmp / meta["image"], meta)
             rows.append(json.dumps(meta))
         make_grid(res.images, cols=steps).save(tmp / "strip.png")

@@ -156,18 +156,27 @@ class FlowPipeline:
         return ImageOutput([tensor_to_pil(x) for x in out], scores, [target] * len(out), [0] * len(out), extras={"alpha": alpha})
 
     @torch.no_grad()
-    def interpolate(self, a, b, *, steps: int = 8, seed: int = 0, temperature: float = 0.8) -> ImageOutput:
+    def interpolate(self, a, b, *, steps: int = 8, seed: int = 0, temperature: float = 0.8, psi: float = 1.0,
+                    text_condition: str = "aligned") -> ImageOutput:
         """Images along the slerp between two conditions (text or image), with the flow's base code fixed."""
         check_count("steps", steps, 2)
-        ea, eb = (self._endpoint(x) for x in (a, b))
+        check_range("temperature", temperature, 0.0, 2.0)
+        check_range("psi", psi, 0.01, 2.0)
+        check_text_condition(text_condition)
+        ea, eb = (self._endpoint(x, text_condition) for x in (a, b))
         z = torch.randn(1, self.flow.config.w_dim, generator=torch.Generator().manual_seed(seed)) * temperature
         es = torch.cat([slerp(ea, eb, i / (steps - 1)) for i in range(steps)])
-        images = self.generator.synthesize(self.flow.decode(z.expand(steps, -1), es))
-        return ImageOutput([tensor_to_pil(x) for x in images], [float("nan")] * steps, [""] * steps, [seed] * steps)
+        w = self.flow.decode(z.expand(steps, -1), es)
+        if psi != 1.0:
+            w = self.generator.truncate(w, psi)
+        images = self.generator.synthesize(w)
+        return ImageOutput([tensor_to_pil(x) for x in images], [float("nan")] * steps, [""] * steps, [seed] * steps,
+                           extras={"temperature": temperature, "psi": psi, "text_condition": text_condition})
 
-    def _endpoint(self, x) -> torch.Tensor:
+    def _endpoint(self, x, text_condition: str) -> torch.Tensor:
         if is_text(x):
-            return self.flow.align_text(self.clip.encode_text(check_prompts(x)))
+            t = self.clip.encode_text(check_prompts(x))
+            return self.flow.align_text(t) if text_condition == "aligned" else t
         return self.clip.encode_image(image_prompt(x))
 
 

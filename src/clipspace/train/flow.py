@@ -70,7 +70,7 @@ def train(cfg: FlowTrainConfig, resume: bool = False, callback=None) -> ClipFlow
     torch.set_num_threads(cfg.threads)
     run = RunDir(cfg.output_dir, cfg, resume)
     gen = Generator.from_pretrained(_zoo(cfg.generator)).eval()
-    clip = ClipSpace.from_pretrained(cfg.clip).eval()
+    clip = ClipSpace.from_pretrained(_zoo(cfg.clip)).eval()
     torch.manual_seed(cfg.seed)
     mcfg = FlowConfig(**{"w_dim": gen.w_dim, "cond_dim": clip.embed_dim, **(cfg.model or {})})
     flow = ClipFlow(mcfg)
@@ -80,11 +80,13 @@ def train(cfg: FlowTrainConfig, resume: bool = False, callback=None) -> ClipFlow
     state = run.track(flow=flow, baseline=baseline, optimizer=opt, scheduler=sched) or {"stage": "flow", "step": 0}
 
     pairs_file = Path(cfg.output_dir) / "pairs.pt"
-    if pairs_file.exists():
-        w_all, e_all = torch.load(pairs_file)
+    key = _pairs_key(cfg, _zoo(cfg.generator), _zoo(cfg.clip))  # the cache is reused only for the same models, seed, count
+    cached = torch.load(pairs_file) if pairs_file.exists() else None
+    if isinstance(cached, dict) and cached.get("key") == key:
+        w_all, e_all = cached["w"], cached["e"]
     else:
         w_all, e_all = make_pairs(gen, clip, cfg.num_pairs + cfg.val_pairs, cfg.seed)
-        torch.save((w_all, e_all), pairs_file)
+        torch.save({"key": key, "w": w_all, "e": e_all}, pairs_file)
     w_val, e_val = w_all[-cfg.val_pairs :], e_all[-cfg.val_pairs :]
     w_tr, e_tr = w_all[: -cfg.val_pairs], e_all[: -cfg.val_pairs]
 
@@ -162,3 +164,13 @@ def _zoo(name: str):
     from ..zoo import resolve_model_path
 
     return resolve_model_path(name)
+
+
+def _pairs_key(cfg: FlowTrainConfig, *model_dirs: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha1(f"{cfg.seed}:{cfg.num_pairs}:{cfg.val_pairs}".encode())
+    for d in model_dirs:
+        for f in sorted(Path(d).glob("*.safetensors")):
+            h.update(f.read_bytes())
+    return h.hexdigest()
