@@ -95,26 +95,39 @@ def _kmeans_pp(w: torch.Tensor, k: int, generator: torch.Generator) -> torch.Ten
 
 
 @torch.no_grad()
-def fit_mixture(w: torch.Tensor, k: int, iterations: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """EM for a full-covariance Gaussian mixture; returns means (K, D), scale_tril (K, D, D), log_weights (K)."""
+def fit_mixture(w: torch.Tensor, k: int, iterations: int, generator: torch.Generator, chunk: int = 8192) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """EM for a full-covariance Gaussian mixture; returns means (K, D), scale_tril (K, D, D), log_weights (K).
+
+    Points go through in chunks (one (N, K, D) tensor is 3 GB at N=50k, K=256, D=64) and every step is a
+    batched matmul; the data are centred first so that the M-step's E_k[w w^T] - mu_k mu_k^T keeps its
+    precision in float32.
+    """
     N, D = w.shape
+    centre = w.mean(0)
+    w = w - centre
     means = _kmeans_pp(w, k, generator)
     cov = torch.cov(w.T)[None].repeat(k, 1, 1)
     log_pi = torch.full((k,), -math.log(k))
     eye = torch.eye(D) * 1e-4
     for _ in range(iterations):
         L = torch.linalg.cholesky(cov + eye)
-        diff = w[:, None, :] - means[None]  # (N, K, D)
-        sol = torch.linalg.solve_triangular(L[None], diff[..., None], upper=False)[..., 0]  # (N, K, D)
-        logdet = 2 * torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1)  # (K,)
-        log_p = log_pi - 0.5 * (sol.pow(2).sum(-1) + logdet + D * math.log(2 * math.pi))  # (N, K)
-        resp = torch.softmax(log_p, dim=1)
-        nk = resp.sum(0) + 1e-6
+        L_inv = torch.linalg.solve_triangular(L, torch.eye(D).expand(k, D, D), upper=False)  # (K, D, D)
+        const = log_pi - torch.log(torch.diagonal(L, dim1=-2, dim2=-1)).sum(-1) - 0.5 * D * math.log(2 * math.pi)
+        b = torch.einsum("kij,kj->ki", L_inv, means)  # L^-1 mu_k
+        nk, s1, s2 = torch.zeros(k), torch.zeros(k, D), torch.zeros(k, D, D)
+        for a in range(0, N, chunk):
+            x = w[a : a + chunk]
+            z = torch.matmul(L_inv, x.T[None]) - b[:, :, None]  # (K, D, n) = L^-1 (x - mu_k)
+            resp = torch.softmax(const[:, None] - 0.5 * z.pow(2).sum(1), dim=0)  # (K, n)
+            nk += resp.sum(1)
+            s1 += resp @ x
+            s2 += torch.matmul(resp[:, None, :] * x.T[None], x)  # (K, D, D)
+        nk = nk + 1e-6
         log_pi = torch.log(nk / N)
-        means = (resp.T @ w) / nk[:, None]
-        diff = w[:, None, :] - means[None]
-        cov = torch.einsum("nk,nki,nkj->kij", resp, diff, diff) / nk[:, None, None]
-    return means, torch.linalg.cholesky(cov + eye), log_pi
+        means = s1 / nk[:, None]
+        cov = s2 / nk[:, None, None] - means[:, :, None] * means[:, None, :]
+        cov = 0.5 * (cov + cov.transpose(1, 2))
+    return means + centre, torch.linalg.cholesky(cov + eye), log_pi
 
 
 @torch.no_grad()
