@@ -42,7 +42,7 @@ def classify(
 @edge
 def evaluate(
     report: Path = typer.Option(Path("outputs/eval"), "--report", help="Directory for results.json and report.md."),
-    what: str = typer.Option("all", "--what", help="Comma-separated: oracle, clip, clip-eval, caption-lm, generator, glass, flow, unclip; or all (what the zoo holds)."),
+    what: str = typer.Option("all", "--what", help="Comma-separated: oracle, clip, clip-eval, caption-lm, generator, glass, glass-optimizers, glass-caption, flow, unclip; or all (what the zoo holds)."),
     n: int = typer.Option(5000, "-n", help="Test scenes (models) / samples."),
 ):
     """Evaluate zoo models and methods on the test split and the fixed prompt sets."""
@@ -62,7 +62,7 @@ def evaluate(
         raise InputError("nothing to evaluate: the zoo is empty")
     results = {}
     for w in todo:
-        results[w] = run_one(w, n)
+        results[w] = run_one(w, n, str(report))
         typer.echo(f"{w}: {json.dumps(results[w], default=str)[:2000]}")
     report.mkdir(parents=True, exist_ok=True)
     (report / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")

@@ -74,6 +74,15 @@ def bench_caption_lm(n: int = 64) -> dict[str, float]:
     return {"caption_lm_captions_per_s_batch64": _rate(lambda: lm.sample(n, generator=g), n)}
 
 
+def bench_glass() -> dict[str, float]:
+    """GLaSS's search overhead over raw generator + CLIP forwards (goal <= 1.10) and seconds per search."""
+    from ..pipelines.glass import GlassPipeline
+    from .glass_report import search_overhead
+
+    r = search_overhead(GlassPipeline.from_pretrained())
+    return {"glass_search_overhead": r["overhead"], "glass_seconds_per_search_24x32": r["search_seconds"]}
+
+
 def run_bench(threads: int = 2) -> dict[str, float]:
     from ..zoo import list_models
 
@@ -88,6 +97,8 @@ def run_bench(threads: int = 2) -> dict[str, float]:
             out |= bench_clip(name)
     if "generator" in models:
         out |= bench_generator()
+        if "clip" in models:
+            out |= bench_glass()
     if "caption-lm" in models:
         out |= bench_caption_lm()
-    return {k: round(v, 1) for k, v in out.items()}
+    return {k: round(v, 3 if abs(v) < 10 else 1) for k, v in out.items()}

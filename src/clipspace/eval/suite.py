@@ -5,8 +5,11 @@ import json
 
 import torch
 
-SUITE = ("oracle", "clip", "clip-eval", "caption-lm", "generator", "glass", "flow", "unclip")
-NEEDS = {"glass": ("generator", "clip"), "flow": ("flow", "generator", "clip"), "unclip": ("prior", "decoder", "upsampler", "clip")}
+SUITE = ("oracle", "clip", "clip-eval", "caption-lm", "generator", "glass", "glass-optimizers", "glass-caption", "flow", "unclip")
+NEEDS = {
+    "glass": ("generator", "clip"), "glass-optimizers": ("generator", "clip", "critic"), "glass-caption": ("caption-lm", "clip"),
+    "flow": ("flow", "generator", "clip"), "unclip": ("prior", "decoder", "clip"),
+}
 
 
 def _oracle(n: int) -> dict:
@@ -47,6 +50,28 @@ def _method(method: str, n: int) -> dict:
     return text_to_image_report(load_pipeline(method), prompt_sets(), num_images=2)
 
 
+def _glass_optimizers(n: int, report_dir: str | None) -> dict:
+    import os
+
+    from .. import load_pipeline
+    from .glass_report import optimizer_comparison
+    from .prompts import prompt_sets
+
+    sets = prompt_sets()
+    prompts = sets["seen"][::2][::5] + sets["held_out"][::6]  # bare prompts: 7 seen pairs, the 5 held-out pairs
+    plot = os.path.join(report_dir, "nsga2_front.png") if report_dir else None
+    if plot:
+        os.makedirs(report_dir, exist_ok=True)
+    return optimizer_comparison(load_pipeline("glass"), prompts, front_plot=plot)
+
+
+def _glass_caption(n: int) -> dict:
+    from ..pipelines.glass import GlassPipeline
+    from .glass_report import caption_report
+
+    return caption_report(GlassPipeline.from_pretrained(), n=min(n, 500))
+
+
 def _path(name: str):
     from ..zoo import resolve_model_path
 
@@ -59,7 +84,7 @@ def available(models: list[str]) -> list[str]:
     return [m for m in SUITE if m in out]
 
 
-def run_one(what: str, n: int) -> dict:
+def run_one(what: str, n: int, report_dir: str | None = None) -> dict:
     if what == "oracle":
         return _oracle(n)
     if what in ("clip", "clip-eval"):
@@ -68,6 +93,10 @@ def run_one(what: str, n: int) -> dict:
         return _caption_lm(n)
     if what == "generator":
         return _generator(n)
+    if what == "glass-optimizers":
+        return _glass_optimizers(n, report_dir)
+    if what == "glass-caption":
+        return _glass_caption(n)
     return _method(what, n)
 
 

@@ -140,7 +140,7 @@ class GlassPipeline:
         space = LatentSpace(self.generator, settings.latent, settings.psi)
         search = SearchConfig(settings.optimizer, settings.generations, settings.population, settings.sigma, settings.lr)
         # 3. search, one run per image
-        out_images, scores, history, seeds, fronts = [], [], [], [], []
+        out_images, scores, history, seeds, fronts, evaluations = [], [], [], [], [], []
         for i in range(num_images):
             s = base_seed + i
             critic = self.critic if settings.optimizer == "nsga2" else None  # realism costs a forward: only when it is an objective
@@ -155,12 +155,13 @@ class GlassPipeline:
                 fronts.append(result.front_f.tolist())
             out_images.append(best[0])
             history.append(result.history)
+            evaluations.append(result.evaluations)
             seeds.append(s)
         # 4. score against the prompt with the pipeline's CLIP
         batch = torch.stack(out_images)
         emb = self.clip.encode_image(batch)
         scores = (emb @ score_target(self.clip, prompts, images_in)).tolist()
-        extras = {"settings": asdict(settings)}
+        extras = {"settings": asdict(settings), "evaluations": evaluations}
         if fronts:
             extras["pareto_fronts"] = fronts
         return ImageOutput([tensor_to_pil(x) for x in batch], scores, [" | ".join(prompts)] * num_images, seeds, history, extras)
