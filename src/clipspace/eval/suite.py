@@ -43,11 +43,44 @@ def _generator(n: int) -> dict:
 
 
 def _method(method: str, n: int) -> dict:
+    """Text -> image on the fixed prompt sets, plus what the method's issue asks: variations, edits or
+    text diffs, the spread over free attributes, and time per image (see eval/method_report.py)."""
     from .. import load_pipeline
+    from ..zoo import list_models
     from .generation import text_to_image_report
+    from .method_report import (
+        diversity_entropy,
+        edit_report,
+        seconds_per_image,
+        variation_report,
+    )
     from .prompts import prompt_sets
 
-    return text_to_image_report(load_pipeline(method), prompt_sets(), num_images=2)
+    pipe = load_pipeline(method)
+    sets = prompt_sets()
+    k = max(10, min(n // 50, 100))  # inputs for variations / edits: 100 at the default -n 5000
+    generate = lambda p, num, seed: pipe(p, num_images=num, seed=seed).images  # noqa: E731
+    out = {"text_to_image": text_to_image_report(pipe, sets, num_images=2), "diversity": diversity_entropy(generate)}
+    if method == "flow":
+        out["text_to_image_direct"] = text_to_image_report(pipe, sets, num_images=2, text_condition="direct")
+        out["text_to_image_mlp_baseline"] = text_to_image_report(pipe, sets, num_images=2, baseline=True)
+        out["variations"] = variation_report(lambda x, num, seed: pipe(image=x, num_images=num, seed=seed).images, n=k)
+        out["edits"] = edit_report(lambda x, src, tgt, seed: pipe.edit(x, src, tgt).images[0], n=k)
+        out["seconds_per_image_batch64"] = seconds_per_image(lambda: pipe("a red circle", num_images=64), 64)
+        gen = pipe.generator
+        w = gen.sample_w(64, torch.Generator().manual_seed(0))
+        out["generator_seconds_per_image_batch64"] = seconds_per_image(lambda: gen.synthesize(w), 64)
+    elif method == "unclip":
+        out["variations"] = variation_report(lambda x, num, seed: pipe.variations(x, num_images=num, seed=seed).images, n=k)
+        out["text_diffs"] = edit_report(lambda x, src, tgt, seed: pipe.text_diff(x, src, tgt, alphas=(1.0,), seed=seed).images[0], n=k)
+        out["seconds_per_image_batch16"] = seconds_per_image(lambda: pipe("a red circle", num_images=16), 16)
+        if "prior-ar" in list_models():
+            ar = load_pipeline("unclip", prior="prior-ar")
+            out["text_to_image_ar_prior"] = text_to_image_report(ar, sets, num_images=2)
+            out["ar_prior_seconds_per_image_batch16"] = seconds_per_image(lambda: ar("a red circle", num_images=16), 16)
+    elif method == "glass":
+        out["variations"] = variation_report(lambda x, num, seed: pipe(image=x, num_images=num, seed=seed).images, n=min(k, 25), num_images=2)
+    return out
 
 
 def _glass_optimizers(n: int, report_dir: str | None) -> dict:
