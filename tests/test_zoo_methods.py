@@ -28,8 +28,9 @@ def _color_shape(x):
 def test_zoo_generator_samples_are_mostly_valid_scenes():
     _need("generator")
     from clipspace.models.generator import Generator
+    from clipspace.zoo import resolve_model_path
 
-    gen = Generator.from_pretrained("zoo/generator")
+    gen = Generator.from_pretrained(resolve_model_path("generator"))
     x = gen.sample(256, torch.Generator().manual_seed(0))
     assert x.shape == (256, 3, 64, 64) and 0 <= x.min() and x.max() <= 1
     assert valid_mask(load_oracle().read(x)).float().mean() > 0.8
