@@ -22,10 +22,11 @@ from .modeling_utils import PretrainedMixin
 class DecoderConfig:
     embed_dim: int = 128
     size: int = 32
-    channels: tuple[int, ...] = (32, 64, 96)
+    channels: tuple[int, ...] = (16, 32, 64)
+    attention: tuple[bool, ...] | None = None  # cross-attention per level; None: the lowest resolution only
     layers_per_block: int = 1
     context_tokens: int = 4
-    head_dim: int = 32
+    head_dim: int = 16
     train_timesteps: int = 1000
 
 
@@ -37,20 +38,25 @@ class Decoder(nn.Module, PretrainedMixin):
         super().__init__()
         self.config = config
         n = len(config.channels)
+        attention = config.attention or (False,) * (n - 1) + (True,)
+        if len(attention) != n:
+            raise ValueError(f"attention needs one flag per level ({n}), got {attention}")
         self.unet = UNet2DConditionModel(
             sample_size=config.size, in_channels=3, out_channels=3, block_out_channels=config.channels,
             layers_per_block=config.layers_per_block,
-            down_block_types=("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (n - 1),
-            up_block_types=("CrossAttnUpBlock2D",) * (n - 1) + ("UpBlock2D",),
+            down_block_types=tuple("CrossAttnDownBlock2D" if a else "DownBlock2D" for a in attention),
+            up_block_types=tuple("CrossAttnUpBlock2D" if a else "UpBlock2D" for a in reversed(attention)),
             cross_attention_dim=config.embed_dim, attention_head_dim=config.head_dim,
             class_embed_type="projection", projection_class_embeddings_input_dim=config.embed_dim,
             norm_num_groups=min(32, config.channels[0]),
         )
         self.context = nn.Linear(config.embed_dim, config.context_tokens * config.embed_dim)
+        self.unet.to(memory_format=torch.channels_last)  # ~40 % faster convolutions on CPU
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         """x_t (B, 3, S, S) in [-1, 1] space, t (B,), emb (B, D) (zeros = unconditional) -> predicted noise."""
         ctx = self.context(emb).view(len(emb), self.config.context_tokens, self.config.embed_dim)
+        x_t = x_t.contiguous(memory_format=torch.channels_last)
         return self.unet(x_t, t, encoder_hidden_states=ctx, class_labels=emb).sample
 
 
@@ -58,7 +64,7 @@ class Decoder(nn.Module, PretrainedMixin):
 class UpsamplerConfig:
     low: int = 32
     high: int = 64
-    channels: tuple[int, ...] = (16, 32, 32)
+    channels: tuple[int, ...] = (8, 16, 32)
     layers_per_block: int = 1
     train_timesteps: int = 1000
     aug_noise: float = 0.1  # std of the noise added to the low-res condition (in [-1, 1] units)
@@ -78,10 +84,11 @@ class Upsampler(nn.Module, PretrainedMixin):
             layers_per_block=config.layers_per_block, down_block_types=("DownBlock2D",) * n,
             up_block_types=("UpBlock2D",) * n, norm_num_groups=min(32, config.channels[0]),
         )
+        self.unet.to(memory_format=torch.channels_last)
 
     def condition(self, low: torch.Tensor) -> torch.Tensor:
         """(B, 3, low, low) in [-1, 1] -> (B, 3, high, high) bilinear."""
         return F.interpolate(low, size=(self.config.high, self.config.high), mode="bilinear", align_corners=False)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, low_up: torch.Tensor) -> torch.Tensor:
-        return self.unet(torch.cat([x_t, low_up], 1), t).sample
+        return self.unet(torch.cat([x_t, low_up], 1).contiguous(memory_format=torch.channels_last), t).sample

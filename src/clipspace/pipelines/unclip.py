@@ -59,7 +59,7 @@ class UnclipSettings:
     prior_guidance_scale: float = 4.0
     decoder_guidance_scale: float = 3.0
     prior_steps: int = 10
-    decoder_steps: int = 15
+    decoder_steps: int = 10
     upsampler_steps: int = 5
     scheduler: str = "dpm"
     candidates: int = 2  # prior samples per image; keep the one closest to the text (as the paper)
@@ -137,27 +137,28 @@ class UnclipPipeline:
             u_emb, u_tok, u_mask = (x[:1].expand(n, *x.shape[1:]) for x in self.encode_prompts(negative))
         else:  # the null condition the prior was trained with
             u_emb, u_tok, u_mask = torch.zeros_like(emb), torch.zeros_like(tokens), torch.zeros_like(mask)
-        best, best_sim = None, None
-        for c in range(s.candidates):
-            sched = sampling_scheduler(s.scheduler, "sample", self.prior.config.train_timesteps)
-            sched.set_timesteps(s.prior_steps)
-            x = torch.stack([torch.randn(self.prior.config.embed_dim, generator=g) for g in gens])
-            for i, t in enumerate(sched.timesteps):
-                tt = t.expand(n)
-                cond = self.prior(x, tt, emb, tokens, mask)
-                out = cond if s.prior_guidance_scale == 1.0 else _guided(cond, self.prior(x, tt, u_emb, u_tok, u_mask), s.prior_guidance_scale)
-                x = sched.step(out, t, x).prev_sample
-                if callback is not None:
-                    callback(StepInfo(step=i + 1, total=s.prior_steps, stage=f"prior {c + 1}/{s.candidates}"))
-            img_emb = F.normalize(self.prior.denormalize(x), dim=-1)
-            sim = (img_emb * emb).sum(-1)
-            if best is None:
-                best, best_sim = img_emb, sim
-            else:
-                take = sim > best_sim
-                best = torch.where(take[:, None], img_emb, best)
-                best_sim = torch.maximum(sim, best_sim)
-        return best
+        # all candidates in one batch, conditional and unconditional together (one forward per step);
+        # candidate c of image i draws its noise from gens[i] after candidates 0..c-1
+        c = s.candidates
+        x = torch.stack([torch.randn(self.prior.config.embed_dim, generator=g) for _ in range(c) for g in gens])
+        x = x.view(c, n, -1).transpose(0, 1).reshape(n * c, -1)  # (n * c, D), image-major
+        rep = lambda t: t.repeat_interleave(c, 0)  # noqa: E731
+        emb_c, tok_c, mask_c = rep(emb), rep(tokens), rep(mask)
+        guided = s.prior_guidance_scale != 1.0
+        if guided:
+            emb_c, tok_c, mask_c = (torch.cat([a, rep(b)]) for a, b in ((emb_c, u_emb), (tok_c, u_tok), (mask_c, u_mask)))
+        sched = sampling_scheduler(s.scheduler, "sample", self.prior.config.train_timesteps)
+        sched.set_timesteps(s.prior_steps)
+        for i, t in enumerate(sched.timesteps):
+            out = self.prior(torch.cat([x, x]) if guided else x, t.expand(len(emb_c)), emb_c, tok_c, mask_c)
+            if guided:
+                out = _guided(out[: n * c], out[n * c :], s.prior_guidance_scale)
+            x = sched.step(out, t, x).prev_sample
+            if callback is not None:
+                callback(StepInfo(step=i + 1, total=s.prior_steps, stage="prior"))
+        img_emb = F.normalize(self.prior.denormalize(x), dim=-1).view(n, c, -1)
+        best = (img_emb * emb[:, None]).sum(-1).argmax(1)  # the candidate closest to the text, as the paper
+        return img_emb[torch.arange(n), best]
 
     # -- image side --------------------------------------------------------------------------
     def decode(self, img_emb: torch.Tensor, gens: list[torch.Generator], s: UnclipSettings, callback=None) -> torch.Tensor:
@@ -168,10 +169,11 @@ class UnclipPipeline:
         x = torch.stack([torch.randn(3, size, size, generator=g) for g in gens])
         null = torch.zeros_like(img_emb)
         for i, t in enumerate(sched.timesteps):
-            tt = t.expand(n)
-            eps = self.decoder(x, tt, img_emb)
-            if s.decoder_guidance_scale != 1.0:
-                eps = _guided(eps, self.decoder(x, tt, null), s.decoder_guidance_scale)
+            if s.decoder_guidance_scale != 1.0:  # conditional and unconditional in one batch
+                both = self.decoder(torch.cat([x, x]), t.expand(2 * n), torch.cat([img_emb, null]))
+                eps = _guided(both[:n], both[n:], s.decoder_guidance_scale)
+            else:
+                eps = self.decoder(x, t.expand(n), img_emb)
             x = sched.step(eps, t, x).prev_sample
             if callback is not None:
                 callback(StepInfo(step=i + 1, total=s.decoder_steps, stage="decoder"))
