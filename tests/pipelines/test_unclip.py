@@ -79,6 +79,14 @@ def test_ar_prior_pipeline(tmp_path):
     out = pipe("a red circle", num_images=2, seed=0, **FAST)
     again = pipe("a red circle", num_images=2, seed=0, **FAST)
     assert all((a == b).all() for a, b in zip(_px(out), _px(again)))
+    single = pipe("a red circle", num_images=1, seed=1, **FAST)
+    assert np.abs(_px(single)[0].astype(int) - _px(out)[1].astype(int)).max() <= 1  # image i of a batch = seed + i alone
+    from clipspace.pipelines.unclip import UnclipSettings
+
+    s = UnclipSettings(prior_guidance_scale=20.0)
+    gens = lambda: [torch.Generator().manual_seed(i) for i in range(8)]  # noqa: E731
+    plain, away = (pipe.sample_prior(["a red circle"], neg, gens(), s) for neg in (None, ["a blue star"]))
+    assert not torch.equal(plain, away)  # the negative steers the AR prior's guidance
     pipe.save_pretrained(tmp_path / "p")
     loaded = UnclipPipeline.from_pretrained(tmp_path / "p", prior="prior-ar")
     assert isinstance(loaded.prior, ARPrior)

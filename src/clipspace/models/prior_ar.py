@@ -82,11 +82,13 @@ class ARPrior(nn.Module, PretrainedMixin):
         return F.cross_entropy(self.logits(text_emb, codes).flatten(0, 1), codes.flatten())
 
     @torch.no_grad()
-    def sample(self, text_emb: torch.Tensor, gens: list[torch.Generator], guidance_scale: float = 1.0, temperature: float = 1.0) -> torch.Tensor:
-        """(B, D) text embeddings -> (B, D) unit image embeddings, code by code (one generator per row)."""
+    def sample(self, text_emb: torch.Tensor, gens: list[torch.Generator], guidance_scale: float = 1.0, temperature: float = 1.0,
+               uncond_emb: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, D) text embeddings -> (B, D) unit image embeddings, code by code (one generator per row).
+        Guidance pushes away from `uncond_emb` (a negative prompt's embedding; default the null condition)."""
         B = len(text_emb)
         codes = torch.zeros(B, 0, dtype=torch.long)
-        null = torch.zeros_like(text_emb)
+        null = torch.zeros_like(text_emb) if uncond_emb is None else uncond_emb
         for _ in range(self.config.pca_dim):
             padded = torch.cat([codes, torch.zeros(B, 1, dtype=torch.long)], 1)
             logit = self.logits(text_emb, padded)[:, -1]

@@ -124,11 +124,15 @@ class UnclipPipeline:
     def sample_prior(self, prompts: list[str], negative: list[str] | None, gens: list[torch.Generator], s: UnclipSettings, callback=None) -> torch.Tensor:
         """One unit image embedding per generator (prompts repeat to match), best of `candidates`."""
         n = len(gens)
-        if isinstance(self.prior, ARPrior):
+        if isinstance(self.prior, ARPrior):  # candidates of image i all draw from gens[i]; negatives steer its guidance
+            c = s.candidates
             emb = F.normalize(self.clip.encode_text(prompts).mean(0, keepdim=True), dim=-1).expand(n, -1)
+            uncond = F.normalize(self.clip.encode_text(negative).mean(0, keepdim=True), dim=-1).expand(n * c, -1) if negative else None
+            out = self.prior.sample(emb.repeat_interleave(c, 0), [g for g in gens for _ in range(c)], s.prior_guidance_scale, uncond_emb=uncond)
             if callback is not None:
                 callback(StepInfo(step=1, total=1, stage="prior"))
-            return self.prior.sample(emb, gens, s.prior_guidance_scale)
+            out = out.view(n, c, -1)
+            return out[torch.arange(n), (out * emb[:, None]).sum(-1).argmax(1)]
         emb, tokens, mask = self.encode_prompts(prompts)
         # several prompts: their mean embedding, the first prompt's tokens
         emb = F.normalize(emb.mean(0, keepdim=True), dim=-1).expand(n, -1)
