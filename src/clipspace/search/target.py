@@ -49,14 +49,22 @@ class ClipTarget:
         return s
 
 
-def augment(images: torch.Tensor, k: int, generator: torch.Generator, max_shift: int = 4, noise: float = 0.02) -> torch.Tensor:
-    """AugCLIP views: k random shifts (edge-replicating crops) with pixel noise per image -> (k*B, 3, H, W)."""
+def augment(images: torch.Tensor, k: int, generator: torch.Generator, max_shift: int = 4, min_scale: float = 0.9,
+            noise: float = 0.02) -> torch.Tensor:
+    """AugCLIP views -> (k*B, 3, H, W): per view a random square crop of side min_scale..1 of the image at a
+    random shift (edges replicated), resized back, plus pixel noise. Small on purpose: in this world
+    position is part of the prompt. Differentiable, for Adam."""
     B, C, H, W = images.shape
     padded = F.pad(images, (max_shift,) * 4, mode="replicate")
     views = []
     for _ in range(k):
-        dx, dy = (int(v) for v in torch.randint(0, 2 * max_shift + 1, (2,), generator=generator))
-        v = padded[:, :, dy : dy + H, dx : dx + W]
+        scale = min_scale + (1 - min_scale) * float(torch.rand((), generator=generator))
+        h, w = max(1, round(H * scale)), max(1, round(W * scale))
+        dy = int(torch.randint(0, H + 2 * max_shift - h + 1, (), generator=generator))
+        dx = int(torch.randint(0, W + 2 * max_shift - w + 1, (), generator=generator))
+        v = padded[:, :, dy : dy + h, dx : dx + w]
+        if (h, w) != (H, W):
+            v = F.interpolate(v, size=(H, W), mode="bilinear", align_corners=False)
         views.append(v + noise * torch.randn(v.shape, generator=generator))
     return torch.cat(views).clamp(0, 1)
 
