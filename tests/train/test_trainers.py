@@ -119,6 +119,7 @@ def test_generator_trainer_runs_all_stages(tmp_path):
     assert Critic.from_pretrained(tmp_path / "c").realism(x).shape == (3,)
     log = (tmp_path / "run" / "log.jsonl").read_text()
     assert '"stage": "mixture"' in log and '"stage": "critic"' in log
+    assert sorted(p.name for p in (tmp_path / "run" / "samples").iterdir()) == ["ae-000002.png", "generator-psi1.png"]
 
 
 def test_perceptual_loss_is_zero_on_the_target_and_grows_with_the_difference(tmp_path):

@@ -131,14 +131,26 @@ def fit_mixture(w: torch.Tensor, k: int, iterations: int, generator: torch.Gener
 
 
 @torch.no_grad()
-def reconstruction_match(gen: Generator, n: int) -> dict[str, float]:
-    """What zoo/oracle reads in the autoencoder's reconstructions of n val images: per-attribute and full match."""
+def reconstruction_match(gen: Generator, n: int, grid: str | None = None) -> dict[str, float]:
+    """What zoo/oracle reads in the autoencoder's reconstructions of n val images: per-attribute and full
+    match. `grid`: also write 16 val images above their reconstructions as a PNG there."""
     from ..eval.metrics import load_oracle
     from ..eval.scene_accuracy import scene_accuracy
 
     x = batch_at(cached_split("val", n), np.arange(n))
-    recon = gen.synthesis(gen.encoder(x)[:, None].expand(-1, gen.num_ws, -1)).clamp(0, 1)
+    recon = gen.synthesize(gen.encode(x))
+    if grid:
+        _write_grid(torch.cat([x[:16], recon[:16]]), grid, cols=min(16, n))
     return scene_accuracy(load_oracle().read(recon), [scene_at("val", i) for i in range(n)])
+
+
+def _write_grid(images: torch.Tensor, path: str, cols: int) -> None:
+    from pathlib import Path
+
+    from ..io import make_grid, tensor_to_pil
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    make_grid([tensor_to_pil(x) for x in images], cols=cols).save(path)
 
 
 def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Generator:
@@ -181,7 +193,7 @@ def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Gen
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.ae_steps:
                 if cfg.eval_images:
                     gen.eval()
-                    acc = reconstruction_match(gen, cfg.eval_images)
+                    acc = reconstruction_match(gen, cfg.eval_images, grid=f"{cfg.output_dir}/samples/ae-{step + 1:06d}.png")
                     gen.train()
                     run.log({"stage": "ae", "step": step + 1, "reconstruction": acc})
                     bar.write(f"step {step + 1}: oracle reads reconstructions: full match {acc['full_match']:.3f}, shape {acc['shape']:.3f}")
@@ -225,6 +237,7 @@ def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Gen
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.critic_steps:
                 checkpoint("critic", step + 1)
         checkpoint("done", 0)
+        _write_grid(gen.sample(64, step_generator(cfg.seed + 2, 0)), f"{cfg.output_dir}/samples/generator-psi1.png", cols=8)
 
     run.export(gen, cfg.export_dir, cfg, "generator")
     run.export(critic, cfg.critic_export_dir, cfg, "generator")
