@@ -183,6 +183,7 @@ def test_unclip_trainers_run(tmp_path, component):
     cfg = UnclipTrainConfig(
         component=component, output_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "m"), clip=str(tmp_path / "c"),
         num_train_scenes=32, steps=2, batch_size=4, warmup_steps=1, eval_every=2, threads=1, model=models[component],
+        crop=32 if component == "upsampler" else 0,
     )
     model = train(cfg)
     assert (tmp_path / "m" / "model.safetensors").exists() and (tmp_path / "m" / "training.json").exists()

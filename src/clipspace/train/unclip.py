@@ -48,6 +48,7 @@ class UnclipTrainConfig:
     ema: float = 0.999
     eval_every: int = 1000
     threads: int = 2
+    crop: int = 0  # upsampler: train on random crop x crop windows of the 64 px image (0: whole); it is fully convolutional
     model: dict | None = None
 
 
@@ -140,8 +141,12 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
             low = F.interpolate(x0, size=(model.config.low,) * 2, mode="area")
             low = gaussian_blur((low + 1) / 2, torch.rand(cfg.batch_size, generator=g) * model.config.aug_blur) * 2 - 1
             low = low + torch.randn(low.shape, generator=g) * model.config.aug_noise * torch.rand(cfg.batch_size, 1, 1, 1, generator=g)
+            cond = model.condition(low)
+            if cfg.crop:  # the same random window of target and condition (DALL-E 2 trains its upsamplers on crops)
+                oy, ox = (int(v) for v in torch.randint(0, x0.shape[-1] - cfg.crop + 1, (2,), generator=g))
+                x0, cond = (a[:, :, oy : oy + cfg.crop, ox : ox + cfg.crop] for a in (x0, cond))
             noise = torch.randn(x0.shape, generator=g)
-            loss = F.mse_loss(model(sched_noise.add_noise(x0, noise, t), t, model.condition(low)), noise)
+            loss = F.mse_loss(model(sched_noise.add_noise(x0, noise, t), t, cond), noise)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
