@@ -91,10 +91,13 @@ def prefix_search(
 @torch.no_grad()
 def guided_decode(
     lm: CaptionLM, clip: ClipSpace, image_emb: torch.Tensor, *, top_k: int = 8, beam: int = 4, clip_weight: float = 1.0,
-    lm_weight: float = 0.1, num_captions: int = 3, callback=None,
+    lm_weight: float = 0.1, plausibility: float = 0.1, num_captions: int = 3, callback=None,
 ) -> CaptionSearchResult:
     """Beam search where each beam's top-k next words are re-ranked by CLIP similarity of the partial
-    caption to the image (plus a small LM log-prob term); finished captions are ranked by CLIP alone."""
+    caption to the image plus a small LM log-prob term (mean per token); finished captions are ranked
+    the same way. Only words the LM finds plausible are candidates: p >= plausibility * the top word's p
+    (contrastive decoding's adaptive plausibility constraint), so CLIP cannot pick an ending, or a
+    word, the language model all but rules out ("... on a white background to")."""
     tok = lm.tokenizer
     scorer = _CaptionScorer(clip, image_emb)
     beams = [([tok.bos_token_id], 0.0)]
@@ -106,23 +109,27 @@ def guided_decode(
         logp[:, [tok.pad_token_id, tok.bos_token_id, tok.unk_token_id]] = float("-inf")
         cands = []
         top = logp.topk(top_k, dim=-1)
-        for (seq, lp), vals, idx in zip(beams, top.values.tolist(), top.indices.tolist()):
+        floor = top.values[:, :1] + np.log(plausibility)  # (beams, 1)
+        for (seq, lp), vals, idx, fl in zip(beams, top.values.tolist(), top.indices.tolist(), floor[:, 0].tolist()):
             for v, t in zip(vals, idx):
-                cands.append((seq + [t], lp + v))
+                if v >= fl:
+                    cands.append((seq + [t], lp + v))
         texts = [lm.decode(torch.tensor([s]))[0] for s, _ in cands]
         sims = scorer(texts)
-        ranked = sorted(zip(cands, texts, sims), key=lambda c: -(clip_weight * c[2] + lm_weight * c[0][1] / len(c[0][0])))
+        score = lambda c: clip_weight * c[2] + lm_weight * c[0][1] / len(c[0][0])  # noqa: E731
+        ranked = sorted(zip(cands, texts, sims), key=lambda c: -score(c))
         beams = []
-        for (seq, lp), text, sim in ranked:
+        for c in ranked:
+            (seq, lp), text, sim = c
             if seq[-1] == tok.eos_token_id or len(seq) >= lm.max_length - 1:
                 if text:
-                    finished[text] = sim
+                    finished[text] = max(finished.get(text, -np.inf), score(c))
             elif len(beams) < beam:
                 beams.append((seq, lp))
-        history.append(max(finished.values()) if finished else float("nan"))
+        history.append(max(scorer.cache[t] for t in finished) if finished else float("nan"))
         if callback is not None:
             callback(StepInfo(step=step + 1, total=lm.max_length - 1, fitness=history[-1]))
         if not beams:
             break
-    ranked = sorted(finished.items(), key=lambda t: -t[1])[:num_captions]
-    return CaptionSearchResult([c for c, _ in ranked], [s for _, s in ranked], history, scorer.evaluations)
+    ranked = [c for c, _ in sorted(finished.items(), key=lambda t: -t[1])[:num_captions]]
+    return CaptionSearchResult(ranked, [scorer.cache[c] for c in ranked], history, scorer.evaluations)
