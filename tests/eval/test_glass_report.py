@@ -24,9 +24,11 @@ def _scene():
 
 def test_caption_attributes_match_the_closest_object_and_count_silence_as_wrong():
     r = caption_attributes("a large blue star in the center", _scene())
-    assert r == {"color": True, "shape": True, "size": True, "position": True, "parsed": True}
+    assert {k: r[k] for k in ("color", "shape", "size", "position", "parsed")} == dict.fromkeys(("color", "shape", "size", "position", "parsed"), True)
+    assert all(r[f"{a}_named"] for a in ("color", "shape", "size", "position"))
     r = caption_attributes("a red star", _scene())  # red matches the circle, star the other: one object wins
     assert r["size"] is False and r["position"] is False and r["color"] != r["shape"]
+    assert r["color_named"] and not r["size_named"]
     assert caption_attributes("no such words here", _scene())["parsed"] is False
 
 

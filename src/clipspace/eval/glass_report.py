@@ -101,10 +101,10 @@ def caption_attributes(caption: str, scene) -> dict[str, bool]:
     try:
         m = parse_caption(caption).objects[0]
     except (CaptionParseError, IndexError):
-        return {a: False for a in ATTRIBUTES} | {"parsed": False}
+        return {a: False for a in ATTRIBUTES} | {f"{a}_named": False for a in ATTRIBUTES} | {"parsed": False}
     said = {a: getattr(m, a) for a in ATTRIBUTES}
     best = max(scene.objects, key=lambda o: sum(said[a] == getattr(o, a) for a in ATTRIBUTES))
-    return {a: said[a] == getattr(best, a) for a in ATTRIBUTES} | {"parsed": True}
+    return {a: said[a] == getattr(best, a) for a in ATTRIBUTES} | {f"{a}_named": said[a] is not None for a in ATTRIBUTES} | {"parsed": True}
 
 
 def caption_report(pipe, n: int = 500, decoders: tuple[str, ...] = ("guided", "ga"), split: str = "test", **kwargs) -> dict:
@@ -118,7 +118,9 @@ def caption_report(pipe, n: int = 500, decoders: tuple[str, ...] = ("guided", "g
         seconds = (time.perf_counter() - t0) / n
         rows = [caption_attributes(c, s) for c, s in zip(captions, scenes)]
         acc = {a: float(np.mean([r[a] for r in rows])) for a in ATTRIBUTES}
-        out[d] = {**acc, "mean_attribute_accuracy": float(np.mean(list(acc.values()))),
+        named = {f"{a}_named": float(np.mean([r[f"{a}_named"] for r in rows])) for a in ATTRIBUTES}
+        when_named = {f"{a}_right_when_named": float(np.mean([r[a] for r in rows if r[f"{a}_named"]] or [np.nan])) for a in ATTRIBUTES}
+        out[d] = {**acc, "mean_attribute_accuracy": float(np.mean(list(acc.values()))), **named, **when_named,
                   "parse_rate": float(np.mean([r["parsed"] for r in rows])), "seconds_per_image": seconds,
                   "examples": [{"caption": captions[i], "truth": [f"{o.size} {o.color} {o.shape} at {o.position}" for o in scenes[i].objects]}
                                for i in range(3)]}
