@@ -19,6 +19,15 @@ AVAILABLE = ("glass", "flow", "unclip")
 CAPTION_METHODS = ("glass", "prefix")
 
 
+# options the methods share across commands, defined once
+TEMPERATURE = typer.Option(0.8, "--temperature", help="flow: sampling temperature of the base space.")
+TEXT_CONDITION = typer.Option("aligned", "--text-condition", help="flow: aligned (text -> image embedding) or direct.")
+GUIDANCE_SCALE = typer.Option(3.0, "--guidance-scale", help="unclip: decoder classifier-free guidance.")
+PRIOR_GUIDANCE_SCALE = typer.Option(4.0, "--prior-guidance-scale", help="unclip: prior classifier-free guidance.")
+PRIOR_STEPS = typer.Option(10, "--prior-steps", help="unclip: prior sampling steps.")
+SCHEDULER = typer.Option("dpm", "--scheduler", help="unclip: dpm (DPM-Solver++) or ddim.")
+
+
 def _pipeline(method: str, clip: str):
     if method not in GENERATE_METHODS:
         raise InputError(f"--method must be one of {', '.join(GENERATE_METHODS)}, got {method!r}")
@@ -148,13 +157,13 @@ def generate(
     latent: str = typer.Option("w", "--latent", help="glass: z, w or w+."),
     psi: float = typer.Option(1.0, "--psi", help="glass: truncation of the initial population (1 = none)."),
     aug: int = typer.Option(0, "--aug", help="glass: AugCLIP views per candidate (0 = off)."),
-    temperature: float = typer.Option(0.8, "--temperature", help="flow: sampling temperature of the base space."),
-    text_condition: str = typer.Option("aligned", "--text-condition", help="flow: aligned (text -> image embedding) or direct."),
-    guidance_scale: float = typer.Option(3.0, "--guidance-scale", help="unclip: decoder classifier-free guidance."),
-    prior_guidance_scale: float = typer.Option(4.0, "--prior-guidance-scale", help="unclip: prior classifier-free guidance."),
+    temperature: float = TEMPERATURE,
+    text_condition: str = TEXT_CONDITION,
+    guidance_scale: float = GUIDANCE_SCALE,
+    prior_guidance_scale: float = PRIOR_GUIDANCE_SCALE,
     steps: int = typer.Option(10, "--steps", help="unclip: decoder sampling steps."),
-    prior_steps: int = typer.Option(10, "--prior-steps", help="unclip: prior sampling steps."),
-    scheduler: str = typer.Option("dpm", "--scheduler", help="unclip: dpm (DPM-Solver++) or ddim."),
+    prior_steps: int = PRIOR_STEPS,
+    scheduler: str = SCHEDULER,
     save_every: int = typer.Option(0, "--save-every", help="Write the current best every N generations to DIR/progress/."),
     gif: bool = typer.Option(False, "--gif", help="Write the search's progression as a GIF."),
 ):
@@ -200,13 +209,13 @@ def variations(
     latent: str = typer.Option("w", "--latent"),
     psi: float = typer.Option(1.0, "--psi"),
     aug: int = typer.Option(0, "--aug"),
-    temperature: float = typer.Option(0.8, "--temperature"),
-    text_condition: str = typer.Option("aligned", "--text-condition"),
-    guidance_scale: float = typer.Option(3.0, "--guidance-scale"),
-    prior_guidance_scale: float = typer.Option(4.0, "--prior-guidance-scale"),
+    temperature: float = TEMPERATURE,
+    text_condition: str = TEXT_CONDITION,
+    guidance_scale: float = GUIDANCE_SCALE,
+    prior_guidance_scale: float = PRIOR_GUIDANCE_SCALE,
     steps: int = typer.Option(10, "--steps"),
-    prior_steps: int = typer.Option(10, "--prior-steps"),
-    scheduler: str = typer.Option("dpm", "--scheduler"),
+    prior_steps: int = PRIOR_STEPS,
+    scheduler: str = SCHEDULER,
     negative: Optional[str] = typer.Option(None, "--negative", help="Negative prompt (steer away from it)."),
     save_every: int = typer.Option(0, "--save-every", help="glass: write the current best every N generations to DIR/progress/."),
     gif: bool = typer.Option(False, "--gif", help="glass: write the search's progression as a GIF."),
@@ -315,14 +324,14 @@ def interpolate(
     seed: int = typer.Option(0, "--seed"),
     out: Path = typer.Option(Path("outputs/interpolate"), "--out"),
     clip: str = typer.Option("clip", "--clip"),
-    temperature: float = typer.Option(0.8, "--temperature", help="flow: sampling temperature of the base space."),
+    temperature: float = TEMPERATURE,
     psi: float = typer.Option(1.0, "--psi", help="flow: truncation toward the average w (1 = none)."),
-    text_condition: str = typer.Option("aligned", "--text-condition", help="flow: aligned (text -> image embedding) or direct."),
-    guidance_scale: float = typer.Option(3.0, "--guidance-scale", help="unclip: decoder classifier-free guidance."),
-    prior_guidance_scale: float = typer.Option(4.0, "--prior-guidance-scale", help="unclip: prior classifier-free guidance."),
+    text_condition: str = TEXT_CONDITION,
+    guidance_scale: float = GUIDANCE_SCALE,
+    prior_guidance_scale: float = PRIOR_GUIDANCE_SCALE,
     decoder_steps: int = typer.Option(10, "--decoder-steps", help="unclip: decoder sampling steps."),
-    prior_steps: int = typer.Option(10, "--prior-steps", help="unclip: prior sampling steps."),
-    scheduler: str = typer.Option("dpm", "--scheduler", help="unclip: dpm (DPM-Solver++) or ddim."),
+    prior_steps: int = PRIOR_STEPS,
+    scheduler: str = SCHEDULER,
 ):
     """Images along the path between two prompts or images (slerp in CLIP space, fixed noise)."""
     from ..io import make_grid, save_png
