@@ -21,15 +21,28 @@ def train(
     steps: Optional[int] = typer.Option(None, "--steps", help="Override the number of steps."),
     output_dir: Optional[str] = typer.Option(None, "--output-dir", help="Override the run directory."),
     export_dir: Optional[str] = typer.Option(None, "--export-dir", help="Override where the final model is saved."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, cuda:N or auto (clip and the unCLIP models)."),
+    time_limit: Optional[float] = typer.Option(None, "--time-limit", help="Checkpoint and stop after this many seconds; --resume goes on."),
 ):
     """Train a zoo model (resumable: checkpoints are atomic)."""
+    import shlex
+    import sys
+
+    from ..train import common
     from ..train.common import load_train_config
+
+    common.COMMAND = "clipspace " + shlex.join(sys.argv[1:])
 
     if model not in TRAINERS:
         raise InputError(f"unknown model {model!r}; expected one of {', '.join(TRAINERS)}")
     if config is not None and not config.is_file():
         raise InputError(f"{config}: no such config file")
-    overrides = {k: v for k, v in {"steps": steps, "output_dir": output_dir, "export_dir": export_dir}.items() if v is not None}
+    overrides = {"steps": steps, "output_dir": output_dir, "export_dir": export_dir, "device": device, "time_limit_s": time_limit}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if time_limit is not None and time_limit <= 0:
+        raise InputError(f"--time-limit must be positive, got {time_limit}")
+    if device is not None and model not in ("clip", "prior", "prior-ar", "decoder", "upsampler"):
+        raise InputError(f"--device is supported for clip and the unCLIP models, not {model!r}")
     if model == "oracle":
         from ..train.oracle import OracleTrainConfig
         from ..train.oracle import train as run

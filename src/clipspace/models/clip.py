@@ -107,6 +107,10 @@ class ClipSpace(nn.Module):
         return self.model.config.projection_dim
 
     @property
+    def device(self) -> torch.device:
+        return self.mean.device
+
+    @property
     def logit_scale(self) -> torch.Tensor:
         return self.model.logit_scale.exp()
 
@@ -118,10 +122,11 @@ class ClipSpace(nn.Module):
 
     def image_features(self, images: torch.Tensor) -> torch.Tensor:
         """Unnormalised projected image features; differentiable."""
-        return self.model.get_image_features(pixel_values=self.preprocess(images)).pooler_output
+        return self.model.get_image_features(pixel_values=self.preprocess(images.to(self.device))).pooler_output
 
     def text_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.model.get_text_features(input_ids=input_ids, attention_mask=attention_mask).pooler_output
+        ids, mask = input_ids.to(self.device), attention_mask.to(self.device)
+        return self.model.get_text_features(input_ids=ids, attention_mask=mask).pooler_output
 
     def encode_image(self, images: torch.Tensor, batch_size: int = 256, grad: bool = False) -> torch.Tensor:
         """(B, 3, H, W) in [0, 1] -> (B, D) L2-normalised. No grad unless grad=True."""
@@ -140,7 +145,7 @@ class ClipSpace(nn.Module):
             for i in range(0, len(texts), batch_size):
                 enc = tokenize(self.tokenizer, [texts[j] for j in order[i : i + batch_size]])
                 out.append(self.text_features(enc["input_ids"], enc["attention_mask"]))
-            feats = torch.cat(out)[torch.argsort(torch.tensor(order))]
+            feats = torch.cat(out)[torch.argsort(torch.tensor(order, device=self.device))]
             return F.normalize(feats, dim=-1)
 
     @torch.no_grad()

@@ -48,11 +48,11 @@ class ARPrior(nn.Module, PretrainedMixin):
         _, _, v = torch.linalg.svd(emb - self.pca_mean, full_matrices=False)
         self.pca_components.copy_(v[: self.config.pca_dim])
         coef = (emb - self.pca_mean) @ self.pca_components.T  # (N, k)
-        q = torch.linspace(0, 1, self.config.bins + 1)
+        q = torch.linspace(0, 1, self.config.bins + 1, device=emb.device)
         self.bin_edges.copy_(torch.quantile(coef, q, dim=0).T)
         codes = self.quantize(coef)
         for k in range(self.config.pca_dim):
-            sums = torch.zeros(self.config.bins).index_add_(0, codes[:, k], coef[:, k])
+            sums = torch.zeros(self.config.bins, device=emb.device).index_add_(0, codes[:, k], coef[:, k])
             counts = torch.bincount(codes[:, k], minlength=self.config.bins).clamp_min(1)
             self.bin_centers[k] = sums / counts
 
@@ -87,10 +87,10 @@ class ARPrior(nn.Module, PretrainedMixin):
         """(B, D) text embeddings -> (B, D) unit image embeddings, code by code (one generator per row).
         Guidance pushes away from `uncond_emb` (a negative prompt's embedding; default the null condition)."""
         B = len(text_emb)
-        codes = torch.zeros(B, 0, dtype=torch.long)
+        codes = torch.zeros(B, 0, dtype=torch.long, device=text_emb.device)
         null = torch.zeros_like(text_emb) if uncond_emb is None else uncond_emb
         for _ in range(self.config.pca_dim):
-            padded = torch.cat([codes, torch.zeros(B, 1, dtype=torch.long)], 1)
+            padded = torch.cat([codes, torch.zeros(B, 1, dtype=torch.long, device=text_emb.device)], 1)
             logit = self.logits(text_emb, padded)[:, -1]
             if guidance_scale != 1.0:
                 uncond = self.logits(null, padded)[:, -1]

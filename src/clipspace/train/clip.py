@@ -42,7 +42,7 @@ from ..world.scene import (
     Scene,
     is_held_out,
 )
-from .common import RunDir, step_generator
+from .common import RunDir, resolve_device, step_generator
 
 
 @dataclass
@@ -70,6 +70,8 @@ class ClipTrainConfig:
     model: dict | None = None  # ClipSpaceConfig fields
     # auxiliary bag-of-words loss on both embeddings through a fixed readout (see WordReadout)
     word_loss_weight: float = 0.0
+    device: str = "cpu"  # "cuda", "auto", ...; checkpoints load on any device
+    time_limit_s: float = 0.0  # checkpoint and stop after this many seconds of this session (0: run to the end)
     init_from: str | None = None  # warm start from a CLIP model dir (when the run dir with its checkpoint is gone)
 
 
@@ -154,7 +156,7 @@ def contrastive_loss(img: torch.Tensor, txt: torch.Tensor, neg: torch.Tensor | N
     logits = scale * img @ txt.T  # (B, B)
     if mask is not None:
         logits = logits.masked_fill(mask, float("-inf"))
-    target = torch.arange(len(img))
+    target = torch.arange(len(img), device=img.device)
     i2t = logits if neg is None else torch.cat([logits, scale * img @ neg.T], dim=1)
     return (F.cross_entropy(i2t, target) + F.cross_entropy(logits.T, target)) / 2
 
@@ -194,17 +196,19 @@ def word_loss(logits: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
 
 def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpace:
     torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
     run = RunDir(cfg.output_dir, cfg, resume)
     torch.manual_seed(cfg.seed)
     clip = ClipSpace.from_config(ClipSpaceConfig(**(cfg.model or {})))
     if cfg.init_from:
         clip.model.load_state_dict(ClipSpace.from_pretrained(cfg.init_from).model.float().state_dict())
+    clip.to(device)
     model = clip.model
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98))
     sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps, min_lr_rate=0.05)
-    word_readout = WordReadout(clip.embed_dim, len(clip.tokenizer), seed=cfg.seed)  # training only, never exported
+    word_readout = WordReadout(clip.embed_dim, len(clip.tokenizer), seed=cfg.seed).to(device)  # training only, never exported
     word_opt = torch.optim.AdamW(word_readout.parameters(), lr=cfg.lr, weight_decay=0.0)
     state = run.track(model=model, optimizer=opt, scheduler=sched, word_readout=word_readout, word_readout_optimizer=word_opt) or {}
     start, best = state.get("step", 0), state.get("best_score", -1.0)
@@ -226,7 +230,7 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
         texts = [caption_text(m, rng, style) for m in said]
         mask = None
         if cfg.mask_false_negatives:
-            mask = torch.tensor([[i != j and caption_matches_scene(said[j], scenes[i]) for j in range(len(said))] for i in range(len(scenes))])
+            mask = torch.tensor([[i != j and caption_matches_scene(said[j], scenes[i]) for j in range(len(said))] for i in range(len(scenes))]).to(device)
         negs = [hard_negative(m, s, rng, weights=cfg.negative_weights) for _ in range(cfg.negatives_per_image) for m, s in zip(said, scenes)] if cfg.hard_negatives else []
         neg_texts = [caption_text(n, rng, style) for n in negs if n is not None]
 
@@ -235,7 +239,7 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
         txt, neg = all_txt[: len(texts)], (all_txt[len(texts) :] if neg_texts else None)
         loss = contrastive_loss(img, txt, neg, model.logit_scale.exp().clamp(max=100), mask)
         if cfg.word_loss_weight:
-            words = bag_of_words(clip, texts)
+            words = bag_of_words(clip, texts).to(device)
             loss = loss + cfg.word_loss_weight * (word_loss(word_readout(img), words) + word_loss(word_readout(txt), words)) / 2
         opt.zero_grad(set_to_none=True)
         word_opt.zero_grad(set_to_none=True)
@@ -263,6 +267,10 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
                 run.record_export(cfg.export_dir, cfg, f"clipspace train clip --config configs/{Path(cfg.export_dir).name}.json", step=done, val_zero_shot=acc)
                 run.log({"step": done, "exported": cfg.export_dir, "score": score})
             run.save(step=done, best_score=best)
+        if run.out_of_time(cfg.time_limit_s) and done < cfg.steps:
+            run.save(step=done, best_score=best)
+            bar.write(f"clip: time limit reached at step {done}; continue with --resume")
+            return None
     model.eval()
-    return clip
+    return clip.cpu()
 

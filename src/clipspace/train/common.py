@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 
+COMMAND: str | None = None  # the command line that started this process's training (set by `clipspace train`)
+
 
 def load_train_config(cls, path: str | os.PathLike | None, overrides: dict | None = None):
     """A trainer config dataclass from a JSON file (unknown keys are an error), plus overrides."""
@@ -19,6 +21,19 @@ def load_train_config(cls, path: str | os.PathLike | None, overrides: dict | Non
     if unknown:
         raise ValueError(f"unknown keys {unknown} in {path}; {cls.__name__} takes {sorted(names)}")
     return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in raw.items() if k in names})
+
+
+def resolve_device(name: str) -> torch.device:
+    """A trainer's `device` option: "cpu", "cuda", "cuda:1", or "auto" (the GPU when there is one)."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but torch sees no CUDA GPU (use 'cpu' or 'auto')")
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    return device
 
 
 def step_generator(seed: int, step: int) -> torch.Generator:
@@ -60,6 +75,11 @@ class RunDir:
                 obj.load_state_dict(state.pop(name))
         return state
 
+    def out_of_time(self, limit_s: float) -> bool:
+        """True once this session has trained for `limit_s` seconds (0: no limit); the trainer then
+        checkpoints and stops, and `--resume` continues the run (on another machine too)."""
+        return bool(limit_s) and time.time() - self.t0 >= limit_s
+
     @property
     def wall_time(self) -> float:
         """Training seconds over all sessions of this run."""
@@ -75,7 +95,7 @@ class RunDir:
     def record_export(self, export_dir: str | os.PathLike, config, command: str, **extra) -> None:
         """Write <export_dir>/training.json: how this zoo model was made (config, command, wall time)."""
         info = {
-            "command": command,
+            "command": COMMAND or command,
             "config": dataclasses.asdict(config),
             "train_wall_time_s": round(self.wall_time, 1),
             "threads": torch.get_num_threads(),

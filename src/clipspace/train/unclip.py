@@ -27,7 +27,7 @@ from ..models.tokenizer import tokenize
 from ..world.captions import caption_scene
 from ..world.datasets import batch_at, cached_split, scene_at
 from ..world.degrade import gaussian_blur
-from .common import RunDir, step_generator
+from .common import RunDir, resolve_device, step_generator
 
 COMPONENTS = ("prior", "prior-ar", "decoder", "upsampler")
 
@@ -48,6 +48,8 @@ class UnclipTrainConfig:
     ema: float = 0.999
     eval_every: int = 1000
     threads: int = 2
+    device: str = "cpu"  # "cuda", "auto", ...; checkpoints load on any device
+    time_limit_s: float = 0.0  # checkpoint and stop after this many seconds of this session (0: run to the end)
     crop: int = 0  # upsampler: train on random crop x crop windows of the 64 px image (0: whole); it is fully convolutional
     model: dict | None = None
 
@@ -80,11 +82,12 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
     if cfg.component not in COMPONENTS:
         raise ValueError(f"component must be one of {COMPONENTS}, got {cfg.component!r}")
     torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
     run = RunDir(cfg.output_dir, cfg, resume)
-    clip = ClipSpace.from_pretrained(cfg.clip).eval()
+    clip = ClipSpace.from_pretrained(cfg.clip).eval().to(device)
     torch.manual_seed(cfg.seed)
-    model = build(cfg, clip)
-    ema = build(cfg, clip)
+    model = build(cfg, clip).to(device)
+    ema = build(cfg, clip).to(device)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
     sched_noise = training_scheduler("sample" if cfg.component == "prior" else "epsilon", getattr(model.config, "train_timesteps", 1000))
@@ -108,8 +111,8 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
         g = step_generator(cfg.seed, step)
         rng = np.random.default_rng([cfg.seed, step])
         idx = np.sort(rng.choice(cfg.num_train_scenes, cfg.batch_size, replace=False))
-        t = torch.randint(0, sched_noise.config.num_train_timesteps, (cfg.batch_size,), generator=g)
-        drop = torch.rand(cfg.batch_size, generator=g) < cfg.p_uncond
+        t = torch.randint(0, sched_noise.config.num_train_timesteps, (cfg.batch_size,), generator=g).to(device)
+        drop = (torch.rand(cfg.batch_size, generator=g) < cfg.p_uncond).to(device)
         if cfg.component == "prior-ar":
             texts = [caption_scene(scene_at("train", int(i)), rng) for i in idx]
             with torch.no_grad():
@@ -119,7 +122,7 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
             x0 = model.normalize(emb_all[idx])
             texts = [caption_scene(scene_at("train", int(i)), rng) for i in idx]
             with torch.no_grad():
-                enc = tokenize(clip.tokenizer, texts, model.config.max_length)
+                enc = {k: v.to(device) for k, v in tokenize(clip.tokenizer, texts, model.config.max_length).items()}
                 ids = F.pad(enc["input_ids"], (0, model.config.max_length - enc["input_ids"].shape[1]), value=clip.tokenizer.pad_token_id)
                 mask = F.pad(enc["attention_mask"], (0, model.config.max_length - enc["attention_mask"].shape[1]))
                 out = clip.model.text_model(input_ids=ids, attention_mask=mask)
@@ -128,24 +131,24 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
             temb = temb.masked_fill(drop[:, None], 0.0)
             tokens = tokens.masked_fill(drop[:, None, None], 0.0)
             mask = mask.masked_fill(drop[:, None], 0)
-            noise = torch.randn(x0.shape, generator=g)
+            noise = torch.randn(x0.shape, generator=g).to(device)
             pred = model(sched_noise.add_noise(x0, noise, t), t, temb, tokens, mask)
             loss = F.mse_loss(pred, x0)
         elif cfg.component == "decoder":
-            x0 = F.interpolate(_images(cache, idx), size=(model.config.size,) * 2, mode="area")
+            x0 = F.interpolate(_images(cache, idx).to(device), size=(model.config.size,) * 2, mode="area")
             emb = emb_all[idx].masked_fill(drop[:, None], 0.0)
-            noise = torch.randn(x0.shape, generator=g)
+            noise = torch.randn(x0.shape, generator=g).to(device)
             loss = F.mse_loss(model(sched_noise.add_noise(x0, noise, t), t, emb), noise)
         else:
-            x0 = _images(cache, idx)
+            x0 = _images(cache, idx).to(device)
             low = F.interpolate(x0, size=(model.config.low,) * 2, mode="area")
-            low = gaussian_blur((low + 1) / 2, torch.rand(cfg.batch_size, generator=g) * model.config.aug_blur) * 2 - 1
-            low = low + torch.randn(low.shape, generator=g) * model.config.aug_noise * torch.rand(cfg.batch_size, 1, 1, 1, generator=g)
+            low = gaussian_blur((low + 1) / 2, (torch.rand(cfg.batch_size, generator=g) * model.config.aug_blur).to(device)) * 2 - 1
+            low = low + (torch.randn(low.shape, generator=g) * model.config.aug_noise * torch.rand(cfg.batch_size, 1, 1, 1, generator=g)).to(device)
             cond = model.condition(low)
             if cfg.crop:  # the same random window of target and condition (DALL-E 2 trains its upsamplers on crops)
                 oy, ox = (int(v) for v in torch.randint(0, x0.shape[-1] - cfg.crop + 1, (2,), generator=g))
                 x0, cond = (a[:, :, oy : oy + cfg.crop, ox : ox + cfg.crop] for a in (x0, cond))
-            noise = torch.randn(x0.shape, generator=g)
+            noise = torch.randn(x0.shape, generator=g).to(device)
             loss = F.mse_loss(model(sched_noise.add_noise(x0, noise, t), t, cond), noise)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -153,8 +156,7 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
         opt.step()
         sched.step()
         with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - cfg.ema)
+            torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - cfg.ema)
             for be, bm in zip(ema.buffers(), model.buffers()):
                 be.copy_(bm)
         if step % 50 == 0:
@@ -164,5 +166,9 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
             callback(step + 1, cfg.steps)
         if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
             run.save(step=step + 1)
-    run.export(ema, cfg.export_dir, cfg, cfg.component)
+        if run.out_of_time(cfg.time_limit_s) and step + 1 < cfg.steps:
+            run.save(step=step + 1)
+            bar.write(f"{cfg.component}: time limit reached at step {step + 1}; continue with --resume")
+            return None
+    run.export(ema.cpu(), cfg.export_dir, cfg, cfg.component, device=str(device))
     return ema.eval()

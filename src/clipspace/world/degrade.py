@@ -12,9 +12,9 @@ import torch.nn.functional as F
 def gaussian_blur(images: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
     """Blur each image with its own sigma (a float or a (B,) tensor); sigma 0 leaves it unchanged."""
     B, C, H, W = images.shape
-    sigma = torch.as_tensor(sigma, dtype=images.dtype).expand(B).clamp_min(1e-3)
+    sigma = torch.as_tensor(sigma, dtype=images.dtype, device=images.device).expand(B).clamp_min(1e-3)
     radius = max(1, int(torch.ceil(3 * sigma.max()).item()))
-    x = torch.arange(-radius, radius + 1, dtype=images.dtype)
+    x = torch.arange(-radius, radius + 1, dtype=images.dtype, device=images.device)
     k = torch.exp(-(x[None] ** 2) / (2 * sigma[:, None] ** 2))
     k = (k / k.sum(-1, keepdim=True)).repeat_interleave(C, 0)  # (B*C, K)
     flat = F.pad(images.reshape(1, B * C, H, W), (radius, radius, radius, radius), mode="replicate")
