@@ -53,6 +53,7 @@ class RunDir:
         (self.path / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
         self.t0 = time.time()
         self.elapsed_before = 0.0
+        self.commands: list[str] = []  # every session's command line, oldest first
         self.stateful: dict = {}
 
     def load(self) -> dict | None:
@@ -60,6 +61,7 @@ class RunDir:
             return None
         state = torch.load(self.ckpt, map_location="cpu", weights_only=False)
         self.elapsed_before = state.get("wall_time", 0.0)
+        self.commands = state.get("commands", [])
         return state
 
     def track(self, **stateful) -> dict | None:
@@ -81,13 +83,18 @@ class RunDir:
         return bool(limit_s) and time.time() - self.t0 >= limit_s
 
     @property
+    def session_commands(self) -> list[str]:
+        """The commands of earlier sessions (from the checkpoint) and this one's."""
+        return self.commands + ([COMMAND] if COMMAND and COMMAND not in self.commands[-1:] else [])
+
+    @property
     def wall_time(self) -> float:
         """Training seconds over all sessions of this run."""
         return self.elapsed_before + time.time() - self.t0
 
     def save(self, **fields) -> None:
         """Atomically write the tracked objects' state and `fields` (step, stage, ...) to checkpoint.pt."""
-        state = {**{n: o.state_dict() for n, o in self.stateful.items()}, **fields, "wall_time": self.wall_time}
+        state = {**{n: o.state_dict() for n, o in self.stateful.items()}, **fields, "wall_time": self.wall_time, "commands": self.session_commands}
         tmp = self.ckpt.with_suffix(".tmp")
         torch.save(state, tmp)
         os.replace(tmp, self.ckpt)
@@ -96,6 +103,7 @@ class RunDir:
         """Write <export_dir>/training.json: how this zoo model was made (config, command, wall time)."""
         info = {
             "command": COMMAND or command,
+            **({"sessions": self.session_commands} if len(self.session_commands) > 1 else {}),
             "config": dataclasses.asdict(config),
             "train_wall_time_s": round(self.wall_time, 1),
             "threads": torch.get_num_threads(),
