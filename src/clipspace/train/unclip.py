@@ -93,10 +93,10 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
     sched_noise = training_scheduler("sample" if cfg.component == "prior" else "epsilon", getattr(model.config, "train_timesteps", 1000))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps, min_lr_rate=0.05)
-    cache = cached_split("train", cfg.num_train_scenes)
-    emb_all = image_embeddings(clip, cache) if cfg.component != "upsampler" else None
     state = run.track(model=model, ema=ema, optimizer=opt, scheduler=sched)
     start = state["step"] if state else 0
+    cache = cached_split("train", cfg.num_train_scenes)
+    emb_all = image_embeddings(clip, cache) if cfg.component != "upsampler" and start < cfg.steps else None
     if state is None and cfg.component == "prior":  # standardise image embeddings with data statistics
         model.emb_mean.copy_(emb_all.mean(0))
         model.emb_std.copy_(emb_all.std(0).clamp_min(1e-4))
