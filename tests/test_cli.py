@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from clipspace.cli import _expand_multi_value_options, app
@@ -41,6 +42,15 @@ def test_bad_input_exits_2_without_traceback(tmp_path):
         [sys.executable, "-m", "clipspace.cli", "train", "nonsense"], capture_output=True, text=True
     )
     assert res.returncode == 2 and "unknown model" in res.stderr
+    for args, says in ((["--device", "cuda"] if not torch.cuda.is_available() else ["--device", "tpu"], "device"),
+                       (["--time-limit", "0"], "--time-limit"), (["--device", "cpu", "--steps", "1"], "")):
+        if not says:  # --device on a trainer without it
+            args, says = ["generator", *args], "--device"
+        else:
+            args = ["upsampler", *args]
+        res = subprocess.run([sys.executable, "-m", "clipspace.cli", "train", *args, "--output-dir", str(tmp_path / "r")], capture_output=True, text=True)
+        assert res.returncode == 2 and "Traceback" not in res.stderr and says in res.stderr, (args, res.stderr)
+        assert not (tmp_path / "r").exists()
 
 
 def test_labels_take_several_values():

@@ -6,7 +6,7 @@ import pytest
 
 from clipspace.train.common import load_train_config
 
-CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.json"))
+CONFIGS = sorted(Path(__file__).resolve().parents[1].joinpath("configs").rglob("*.json"))
 
 
 def _config_class(path: Path):
@@ -26,13 +26,15 @@ def _config_class(path: Path):
     return C
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+@pytest.mark.parametrize("path", CONFIGS, ids=[str(p.relative_to(p.parents[1])) if p.parent.name != "configs" else p.stem for p in CONFIGS])
 def test_config_loads(path):
     cfg = load_train_config(_config_class(path), path)
     raw = json.loads(path.read_text())
     assert cfg.export_dir == raw["export_dir"] and cfg.export_dir.startswith("zoo/")
-    if hasattr(cfg, "component"):
-        assert cfg.component == path.stem
+    if hasattr(cfg, "component"):  # decoder-v.json: the fine-tune of zoo/decoder to v-prediction
+        assert cfg.component == path.stem.removesuffix("-v")
+    if cfg.__class__.__name__ != "OracleTrainConfig" and hasattr(cfg, "init_from") and cfg.init_from:
+        assert cfg.init_from.startswith("zoo/")
 
 
 def test_there_are_configs():
@@ -52,7 +54,7 @@ def _model_classes(name: str):
     }[name]
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+@pytest.mark.parametrize("path", CONFIGS, ids=[str(p.relative_to(p.parents[1])) if p.parent.name != "configs" else p.stem for p in CONFIGS])
 def test_model_sections_match_model_configs(path):
     raw = json.loads(path.read_text())
     for key, cls in _model_classes(path.stem):

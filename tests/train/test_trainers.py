@@ -191,6 +191,63 @@ def test_unclip_trainers_run(tmp_path, component):
         assert model.emb_std.min() > 0 and not torch.allclose(model.emb_mean, torch.zeros_like(model.emb_mean))
 
 
+@pytest.mark.parametrize("component", ["decoder", "upsampler"])
+def test_image_models_fine_tune_from_epsilon_to_v_prediction(tmp_path, component):
+    from clipspace.models.decoder import Decoder, Upsampler
+    from clipspace.train.unclip import UnclipTrainConfig, train
+    from tests.tiny import tiny_clip
+
+    tiny_clip().save_pretrained(tmp_path / "c")
+    model = {"decoder": {"channels": [8, 16], "context_tokens": 2, "head_dim": 8}, "upsampler": {"channels": [8, 8]}}[component]
+    common = dict(component=component, clip=str(tmp_path / "c"), num_train_scenes=32, batch_size=4, warmup_steps=1, eval_every=2, threads=1)
+    train(UnclipTrainConfig(output_dir=str(tmp_path / "r1"), export_dir=str(tmp_path / "eps"), steps=1, model=model, **common))
+    cls = Decoder if component == "decoder" else Upsampler
+    eps = cls.from_pretrained(tmp_path / "eps")
+    assert eps.config.prediction_type == "epsilon"
+    # lr 0: the fine-tune starts from the epsilon weights exactly and only its config says v
+    tuned = train(UnclipTrainConfig(output_dir=str(tmp_path / "r2"), export_dir=str(tmp_path / "v"), steps=2, lr=0.0, init_from=str(tmp_path / "eps"),
+                                    model={**model, "prediction_type": "v_prediction"}, **common))
+    v = cls.from_pretrained(tmp_path / "v")
+    assert v.config.prediction_type == "v_prediction" and tuned.config.prediction_type == "v_prediction"
+    for a, b in zip(eps.state_dict().values(), v.state_dict().values()):
+        torch.testing.assert_close(a.float(), b.float(), atol=1e-3, rtol=1e-3)
+
+
+def test_v_target_is_diffusers_velocity():
+    from clipspace.pipelines.unclip import training_scheduler
+    from clipspace.train.unclip import _target
+
+    x0, noise, t = torch.randn(3, 3, 8, 8), torch.randn(3, 3, 8, 8), torch.tensor([0, 500, 999])
+    v = _target(training_scheduler("v_prediction"), x0, noise, t)
+    ab = training_scheduler("v_prediction").alphas_cumprod[t].view(-1, 1, 1, 1)
+    torch.testing.assert_close(v, ab.sqrt() * noise - (1 - ab).sqrt() * x0)
+    assert torch.equal(_target(training_scheduler("epsilon"), x0, noise, t), noise)
+
+
+def test_time_limit_checkpoints_and_resume_finishes(tmp_path):
+    from clipspace.train.unclip import UnclipTrainConfig, train
+    from tests.tiny import tiny_clip
+
+    tiny_clip().save_pretrained(tmp_path / "c")
+    cfg = UnclipTrainConfig(component="upsampler", output_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "m"), clip=str(tmp_path / "c"),
+                            num_train_scenes=32, steps=3, batch_size=2, warmup_steps=1, eval_every=100, threads=1,
+                            model={"channels": [8, 8]}, time_limit_s=1e-9)
+    assert train(cfg) is None  # stopped after its first step, checkpointed, nothing exported
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)["step"] == 1 and not (tmp_path / "m").exists()
+    cfg.time_limit_s = 0.0
+    assert train(cfg, resume=True) is not None and (tmp_path / "m" / "model.safetensors").exists()
+
+
+def test_device_that_is_not_there_is_a_clear_error():
+    from clipspace.train.common import resolve_device
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type == "cpu"
+
+
 def test_word_readout_is_fixed_and_tells_every_word_apart():
     from clipspace.train.clip import WordReadout
 

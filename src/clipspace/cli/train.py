@@ -79,6 +79,13 @@ def train(
             cfg = load_train_config(UnclipTrainConfig, None, {**defaults, **overrides})
         elif cfg.component != model:
             raise InputError(f"{config} trains {cfg.component!r}, not {model!r}")
+    if hasattr(cfg, "device"):
+        from ..train.common import resolve_device
+
+        try:
+            resolve_device(cfg.device)
+        except (ValueError, RuntimeError) as e:
+            raise InputError(f"device {cfg.device!r}: {e}") from None
     run(cfg, resume=resume)
 
 

@@ -28,6 +28,10 @@ class DecoderConfig:
     context_tokens: int = 4
     head_dim: int = 16
     train_timesteps: int = 1000
+    # what the UNet predicts: "v_prediction" (v = sqrt(a) eps - sqrt(1 - a) x0) or "epsilon". The cosine schedule
+    # ends at SNR ~ 0, where an epsilon model's x0 estimate divides by sqrt(a) ~ 5e-5: its first sampling steps
+    # commit to saturated garbage (measured: a white background came out red, green or magenta); v stays bounded.
+    prediction_type: str = "epsilon"
 
 
 class Decoder(nn.Module, PretrainedMixin):
@@ -69,6 +73,7 @@ class UpsamplerConfig:
     train_timesteps: int = 1000
     aug_noise: float = 0.1  # std of the noise added to the low-res condition (in [-1, 1] units)
     aug_blur: float = 0.6  # sigma of its Gaussian blur, in low-res pixels
+    prediction_type: str = "epsilon"  # or "v_prediction" (see DecoderConfig)
 
 
 class Upsampler(nn.Module, PretrainedMixin):

@@ -168,7 +168,7 @@ class UnclipPipeline:
     def decode(self, img_emb: torch.Tensor, gens: list[torch.Generator], s: UnclipSettings, callback=None) -> torch.Tensor:
         """(B, D) unit image embeddings -> (B, 3, 64, 64) images in [0, 1]."""
         n, size = len(img_emb), self.decoder.config.size
-        sched = sampling_scheduler(s.scheduler, "epsilon", self.decoder.config.train_timesteps)
+        sched = sampling_scheduler(s.scheduler, self.decoder.config.prediction_type, self.decoder.config.train_timesteps)
         sched.set_timesteps(s.decoder_steps)
         x = torch.stack([torch.randn(3, size, size, generator=g) for g in gens])
         null = torch.zeros_like(img_emb)
@@ -186,7 +186,7 @@ class UnclipPipeline:
             return ((F.interpolate(low, size=(64, 64), mode="bilinear", align_corners=False) + 1) / 2).clamp(0, 1)
         up = self.upsampler
         cond = up.condition(low)
-        sched = sampling_scheduler(s.scheduler, "epsilon", up.config.train_timesteps)
+        sched = sampling_scheduler(s.scheduler, up.config.prediction_type, up.config.train_timesteps)
         sched.set_timesteps(s.upsampler_steps)
         y = torch.stack([torch.randn(3, up.config.high, up.config.high, generator=g) for g in gens])
         for i, t in enumerate(sched.timesteps):

@@ -11,7 +11,10 @@
 """
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -50,6 +53,7 @@ class UnclipTrainConfig:
     threads: int = 2
     device: str = "cpu"  # "cuda", "auto", ...; checkpoints load on any device
     time_limit_s: float = 0.0  # checkpoint and stop after this many seconds of this session (0: run to the end)
+    init_from: str | None = None  # a fresh run starts from this zoo model's weights (fine-tuning, e.g. to v-prediction)
     crop: int = 0  # upsampler: train on random crop x crop windows of the 64 px image (0: whole); it is fully convolutional
     model: dict | None = None
 
@@ -59,9 +63,30 @@ def _images(cache: np.ndarray, idx: np.ndarray) -> torch.Tensor:
     return batch_at(cache, idx) * 2 - 1
 
 
+def _target(sched, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """What an image model regresses: the noise, or v (diffusers' get_velocity) for v-prediction."""
+    return sched.get_velocity(x0, noise, t) if sched.config.prediction_type == "v_prediction" else noise
+
+
 @torch.no_grad()
-def image_embeddings(clip: ClipSpace, cache: np.ndarray, batch: int = 500) -> torch.Tensor:
-    return torch.cat([clip.encode_image((_images(cache, np.arange(i, min(i + batch, len(cache)))) + 1) / 2) for i in tqdm(range(0, len(cache), batch), desc="CLIP image embeddings", leave=False)])
+def image_embeddings(clip: ClipSpace, cache: np.ndarray, batch: int = 500, memo: str | None = None) -> torch.Tensor:
+    """CLIP embeddings of every cached image (minutes on CPU), memoised in the file `memo` when given."""
+    if memo and os.path.exists(memo):
+        return torch.load(memo, map_location=clip.device)
+    emb = torch.cat([clip.encode_image((_images(cache, np.arange(i, min(i + batch, len(cache)))) + 1) / 2) for i in tqdm(range(0, len(cache), batch), desc="CLIP image embeddings", leave=False)])
+    if memo:
+        os.makedirs(os.path.dirname(memo) or ".", exist_ok=True)
+        torch.save(emb.cpu(), memo + ".tmp")
+        os.replace(memo + ".tmp", memo)
+    return emb
+
+
+def embedding_memo(clip_dir: str, split: str, n: int) -> str:
+    """data/<split>-<n>-emb-<hash of the CLIP weights>.pt: a retrained CLIP never reuses old embeddings."""
+    from ..zoo import resolve_model_path
+
+    digest = hashlib.sha256(Path(resolve_model_path(clip_dir), "model.safetensors").read_bytes()).hexdigest()[:12]
+    return os.path.join(os.environ.get("CLIPSPACE_DATA", "data"), f"{split}-{n}-emb-{digest}.pt")
 
 
 def build(cfg: UnclipTrainConfig, clip: ClipSpace):
@@ -90,13 +115,18 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
     ema = build(cfg, clip).to(device)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
-    sched_noise = training_scheduler("sample" if cfg.component == "prior" else "epsilon", getattr(model.config, "train_timesteps", 1000))
+    sched_noise = training_scheduler("sample" if cfg.component == "prior" else getattr(model.config, "prediction_type", "epsilon"), getattr(model.config, "train_timesteps", 1000))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps, min_lr_rate=0.05)
     state = run.track(model=model, ema=ema, optimizer=opt, scheduler=sched)
     start = state["step"] if state else 0
+    if state is None and cfg.init_from:
+        init = type(model).from_pretrained(cfg.init_from)
+        model.load_state_dict(init.state_dict())  # same weights whatever the prediction type (it lives in the config)
+        ema.load_state_dict(model.state_dict())
     cache = cached_split("train", cfg.num_train_scenes)
-    emb_all = image_embeddings(clip, cache) if cfg.component != "upsampler" and start < cfg.steps else None
+    need_emb = cfg.component != "upsampler" and start < cfg.steps
+    emb_all = image_embeddings(clip, cache, memo=embedding_memo(cfg.clip, "train", cfg.num_train_scenes)) if need_emb else None
     if state is None and cfg.component == "prior":  # standardise image embeddings with data statistics
         model.emb_mean.copy_(emb_all.mean(0))
         model.emb_std.copy_(emb_all.std(0).clamp_min(1e-4))
@@ -138,7 +168,7 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
             x0 = F.interpolate(_images(cache, idx).to(device), size=(model.config.size,) * 2, mode="area")
             emb = emb_all[idx].masked_fill(drop[:, None], 0.0)
             noise = torch.randn(x0.shape, generator=g).to(device)
-            loss = F.mse_loss(model(sched_noise.add_noise(x0, noise, t), t, emb), noise)
+            loss = F.mse_loss(model(sched_noise.add_noise(x0, noise, t), t, emb), _target(sched_noise, x0, noise, t))
         else:
             x0 = _images(cache, idx).to(device)
             low = F.interpolate(x0, size=(model.config.low,) * 2, mode="area")
@@ -149,7 +179,7 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
                 oy, ox = (int(v) for v in torch.randint(0, x0.shape[-1] - cfg.crop + 1, (2,), generator=g))
                 x0, cond = (a[:, :, oy : oy + cfg.crop, ox : ox + cfg.crop] for a in (x0, cond))
             noise = torch.randn(x0.shape, generator=g).to(device)
-            loss = F.mse_loss(model(sched_noise.add_noise(x0, noise, t), t, cond), noise)
+            loss = F.mse_loss(model(sched_noise.add_noise(x0, noise, t), t, cond), _target(sched_noise, x0, noise, t))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
