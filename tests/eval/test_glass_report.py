@@ -45,8 +45,9 @@ def test_optimizer_comparison_reports_every_optimizer(pipe, tmp_path):
 
 
 def test_caption_report_and_search_overhead(pipe):
-    rep = caption_report(pipe, n=3, decoders=("guided",), top_k=3, beam=2)
-    g = rep["guided"]
-    assert all(0 <= g[a] <= 1 for a in ("color", "shape", "size", "position")) and g["seconds_per_image"] > 0
+    rep = caption_report(pipe, n=3, decoders=("guided", "ga-random"), top_k=3, beam=2, generations=1, population=4)
+    for d in ("guided", "ga-random"):
+        g = rep[d]
+        assert all(0 <= g[a] <= 1 for a in ("color", "shape", "size", "position")) and g["seconds_per_image"] > 0
     ov = search_overhead(pipe, generations=2, population=4, repeats=1)
     assert ov["overhead"] > 0 and np.isfinite(ov["overhead"])

@@ -257,6 +257,7 @@ def caption(
     prefix_length: int = typer.Option(3, "--prefix-length", help="ga: tokens searched before greedy continuation."),
     top_k: int = typer.Option(8, "--top-k", help="guided: next words the LM proposes at each step."),
     beam: int = typer.Option(4, "--beam", help="guided: partial captions kept at each step."),
+    random_start: bool = typer.Option(False, "--random-start", help="ga: first prefixes uniformly random (the paper) instead of sampled from the caption model."),
 ):
     """Image -> text."""
     from ..io import load_images
@@ -274,7 +275,7 @@ def caption(
 
     pipe = GlassPipeline.from_pretrained(clip=clip)
     res = pipe.caption(x, method=decoder, num_captions=num_captions, seed=seed, population=population,
-                       generations=generations, prefix_length=prefix_length, top_k=top_k, beam=beam)
+                       generations=generations, prefix_length=prefix_length, top_k=top_k, beam=beam, lm_start=not random_start)
     for path, caps, scores in zip(images, res.captions, res.scores):
         if as_json:
             row = {"image": str(path), "caption": caps[0] if caps else ""}

@@ -107,14 +107,16 @@ def caption_attributes(caption: str, scene) -> dict[str, bool]:
     return {a: said[a] == getattr(best, a) for a in ATTRIBUTES} | {f"{a}_named": said[a] is not None for a in ATTRIBUTES} | {"parsed": True}
 
 
-def caption_report(pipe, n: int = 500, decoders: tuple[str, ...] = ("guided", "ga"), split: str = "test", **kwargs) -> dict:
-    """Image -> text on n images of a split: per-attribute accuracy and seconds per image, per decoder."""
+def caption_report(pipe, n: int = 500, decoders: tuple[str, ...] = ("guided", "ga", "ga-random"), split: str = "test", **kwargs) -> dict:
+    """Image -> text on n images of a split: per-attribute accuracy and seconds per image, per decoder
+    ("ga-random": the prefix search started from uniformly random prefixes, as the paper does)."""
     images = batch_at(cached_split(split, n), np.arange(n))
     scenes = [scene_at(split, i) for i in range(n)]
     out = {"n": n, "split": split}
     for d in decoders:
         t0 = time.perf_counter()
-        captions = [pipe.caption(images[i : i + 1], method=d, num_captions=1, **kwargs).captions[0][0] for i in range(n)]
+        method, extra = ("ga", {"lm_start": False}) if d == "ga-random" else (d, {})
+        captions = [pipe.caption(images[i : i + 1], method=method, num_captions=1, **extra, **kwargs).captions[0][0] for i in range(n)]
         seconds = (time.perf_counter() - t0) / n
         rows = [caption_attributes(c, s) for c, s in zip(captions, scenes)]
         acc = {a: float(np.mean([r[a] for r in rows])) for a in ATTRIBUTES}

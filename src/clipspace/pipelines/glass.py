@@ -169,9 +169,10 @@ class GlassPipeline:
     @torch.no_grad()
     def caption(
         self, image, *, method: str = "guided", num_captions: int = 3, seed: int = 0, population: int = 32,
-        generations: int = 10, prefix_length: int = 3, top_k: int = 8, beam: int = 4, callback=None,
+        generations: int = 10, prefix_length: int = 3, top_k: int = 8, beam: int = 4, lm_start: bool = True, callback=None,
     ) -> TextOutput:
-        """Image -> text: method "ga" (the paper's prefix search) or "guided" (CLIP-re-ranked beam search)."""
+        """Image -> text: method "ga" (the paper's prefix search; lm_start=False starts it from random prefixes
+        as the paper does) or "guided" (CLIP-re-ranked beam search)."""
         if self.caption_lm is None:
             raise InputError("captioning needs the caption model (zoo/caption-lm)")
         if method not in CAPTION_DECODERS:
@@ -185,7 +186,7 @@ class GlassPipeline:
         for e in emb:
             if method == "ga":
                 r = prefix_search(self.caption_lm, self.clip, e, prefix_length=prefix_length, population=population,
-                                  generations=generations, seed=seed, num_captions=num_captions, callback=callback)
+                                  generations=generations, seed=seed, num_captions=num_captions, callback=callback, lm_start=lm_start)
             else:
                 r = guided_decode(self.caption_lm, self.clip, e, top_k=top_k, beam=beam, num_captions=num_captions, callback=callback)
             captions.append(r.captions)

@@ -42,10 +42,13 @@ class _CaptionScorer:
 
 def prefix_search(
     lm: CaptionLM, clip: ClipSpace, image_emb: torch.Tensor, *, prefix_length: int = 3, population: int = 32,
-    generations: int = 10, seed: int = 0, num_captions: int = 3, callback=None,
+    generations: int = 10, seed: int = 0, num_captions: int = 3, callback=None, lm_start: bool = True,
 ) -> CaptionSearchResult:
     """GLaSS image->text: a GA (pymoo, SBX + polynomial mutation with rounding) over integer prefix tokens;
-    each prefix is completed greedily by the caption model and scored by CLIP against the image."""
+    each prefix is completed greedily by the caption model and scored by CLIP against the image.
+
+    lm_start: the first population is the opening tokens of captions sampled from the caption model (uniformly
+    random prefixes, as in the paper, when False: they decode to word salad that CLIP scores no better)."""
     from pymoo.algorithms.soo.nonconvex.ga import GA
     from pymoo.core.callback import Callback
     from pymoo.core.problem import Problem
@@ -78,14 +81,25 @@ def prefix_search(
             if callback is not None:
                 callback(StepInfo(step=algorithm.n_gen, total=generations, fitness=history[-1]))
 
+    start = _lm_prefixes(lm, population, prefix_length, first_word, seed) if lm_start else IntegerRandomSampling()
     algorithm = GA(
-        pop_size=population, sampling=IntegerRandomSampling(),
+        pop_size=population, sampling=start,
         crossover=SBX(prob=0.9, eta=15, vtype=float, repair=RoundingRepair()),
         mutation=PM(eta=20, vtype=float, repair=RoundingRepair()), eliminate_duplicates=True,
     )
     minimize(_Problem(), algorithm, ("n_gen", generations), seed=seed, callback=_Report(), verbose=False)
     captions, scores = scorer.best(num_captions)
     return CaptionSearchResult(captions, scores, history, scorer.evaluations)
+
+
+@torch.no_grad()
+def _lm_prefixes(lm: CaptionLM, n: int, length: int, first_word: int, seed: int) -> np.ndarray:
+    """(n, length) opening word ids of n sampled captions; a caption shorter than `length` is padded with random words."""
+    g = torch.Generator().manual_seed(seed)
+    ids = lm.generate_ids(torch.full((n, 1), lm.tokenizer.bos_token_id), greedy=False, generator=g)[:, 1 : 1 + length]
+    ids = torch.nn.functional.pad(ids, (0, length - ids.shape[1]), value=lm.tokenizer.pad_token_id)
+    random_words = torch.randint(first_word, lm.vocab_size, ids.shape, generator=g)
+    return torch.where(ids >= first_word, ids, random_words).numpy()
 
 
 @torch.no_grad()
