@@ -209,6 +209,8 @@ def test_image_models_fine_tune_from_epsilon_to_v_prediction(tmp_path, component
                                     model={**model, "prediction_type": "v_prediction"}, **common))
     v = cls.from_pretrained(tmp_path / "v")
     assert v.config.prediction_type == "v_prediction" and tuned.config.prediction_type == "v_prediction"
+    lineage = json.loads((tmp_path / "v" / "training.json").read_text())["init"]  # how the starting weights were made
+    assert lineage["config"]["model"].get("prediction_type", "epsilon") == "epsilon"
     for a, b in zip(eps.state_dict().values(), v.state_dict().values()):
         torch.testing.assert_close(a.float(), b.float(), atol=1e-3, rtol=1e-3)
 
