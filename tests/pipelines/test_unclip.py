@@ -58,7 +58,8 @@ def test_save_load_round_trip(pipe, tmp_path):
 
 @pytest.mark.parametrize("bad", [
     dict(prompt=""), dict(prompt="x", num_images=0), dict(prompt="x", decoder_guidance_scale=-1.0),
-    dict(prompt="x", scheduler="euler"), dict(prompt="x", prior_steps=0),
+    dict(prompt="x", scheduler="euler"), dict(prompt="x", prior_steps=0), dict(prompt="x", upsampler_strength=0.0),
+    dict(prompt="x", upsampler_strength=1.5),
 ])
 def test_bad_input(pipe, bad):
     prompt = bad.pop("prompt")
@@ -90,3 +91,22 @@ def test_ar_prior_pipeline(tmp_path):
     pipe.save_pretrained(tmp_path / "p")
     loaded = UnclipPipeline.from_pretrained(tmp_path / "p", prior="prior-ar")
     assert isinstance(loaded.prior, ARPrior)
+
+
+def test_upsampler_strength_below_one_starts_from_the_low_resolution_image(pipe):
+    """strength < 1: the upsampler refines the noised bilinear image, so it stays near the decoder's 32 px image;
+    from pure noise (strength 1) this untrained upsampler lands far from it."""
+    from clipspace.io import image_to_tensor
+
+    def run(**kw):
+        return image_to_tensor(pipe("a red circle", seed=0, prior_steps=2, decoder_steps=2, upsampler_steps=10, **kw).images[0])
+
+    up = pipe.upsampler
+    try:
+        pipe.upsampler = None  # the decoder's image, bilinear to 64 px
+        bilinear = run()
+    finally:
+        pipe.upsampler = up
+    near, far = run(upsampler_strength=0.1), run(upsampler_strength=1.0)
+    assert near.shape == far.shape == bilinear.shape == (3, 64, 64)
+    assert (near - bilinear).abs().mean() < 0.5 * (far - bilinear).abs().mean()
