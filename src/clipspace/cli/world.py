@@ -10,7 +10,7 @@ from .common import StagedDir, app, check_positive, edge, world_app
 
 # The text -> image method `make run` uses once its zoo models exist: the one with the best held-out
 # oracle match in the README's table. None while no method has trained weights.
-DEFAULT_METHOD: str | None = None
+DEFAULT_METHOD: str | None = "unclip"
 DEFAULT_PROMPT = "a small red circle on a black background"
 
 
