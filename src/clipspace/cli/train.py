@@ -10,6 +10,7 @@ from ..io import InputError
 from .common import StagedDir, app, check_positive, edge
 
 TRAINERS = ("oracle", "clip", "caption-lm", "generator", "flow", "prior", "prior-ar", "decoder", "upsampler")
+DEVICE_TRAINERS = ("clip", "prior", "prior-ar", "decoder", "upsampler")  # their configs take device and time_limit_s
 
 
 @app.command()
@@ -41,8 +42,9 @@ def train(
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if time_limit is not None and time_limit <= 0:
         raise InputError(f"--time-limit must be positive, got {time_limit}")
-    if device is not None and model not in ("clip", "prior", "prior-ar", "decoder", "upsampler"):
-        raise InputError(f"--device is supported for clip and the unCLIP models, not {model!r}")
+    for flag, value in (("--device", device), ("--time-limit", time_limit)):
+        if value is not None and model not in DEVICE_TRAINERS:
+            raise InputError(f"{flag} is supported for {', '.join(DEVICE_TRAINERS)}, not {model!r}")
     if model == "oracle":
         from ..train.oracle import OracleTrainConfig
         from ..train.oracle import train as run

@@ -85,7 +85,7 @@ class RunDir:
     @property
     def session_commands(self) -> list[str]:
         """The commands of earlier sessions (from the checkpoint) and this one's."""
-        return self.commands + ([COMMAND] if COMMAND and COMMAND not in self.commands[-1:] else [])
+        return self.commands + ([COMMAND] if COMMAND else [])
 
     @property
     def wall_time(self) -> float:

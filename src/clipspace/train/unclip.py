@@ -201,7 +201,7 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
             run.save(step=step + 1)
             bar.write(f"{cfg.component}: time limit reached at step {step + 1}; continue with --resume")
             return None
-    lineage = Path(cfg.init_from or "", "training.json") if cfg.init_from else None
+    lineage = Path(cfg.init_from, "training.json") if cfg.init_from else None
     init = {"init": json.loads(lineage.read_text())} if lineage and lineage.exists() else {}  # how the starting weights were made
     run.export(ema.cpu(), cfg.export_dir, cfg, cfg.component, device=str(device), **init)
     return ema.eval()
