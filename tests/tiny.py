@@ -4,13 +4,17 @@ import torch
 from clipspace.models.caption_lm import CaptionLM, CaptionLMConfig
 from clipspace.models.clip import ClipSpace, ClipSpaceConfig
 from clipspace.models.critic import Critic, CriticConfig
-from clipspace.models.generator import Generator, GeneratorConfig
+from clipspace.models.generator import W_DIM, Generator, GeneratorConfig
 
 
 def tiny_generator(seed: int = 0) -> Generator:
     torch.manual_seed(seed)
-    g = Generator(GeneratorConfig(w_dim=8, channels=(8, 8, 8, 8, 8), encoder_channels=(4, 4, 4, 4), num_clusters=4))
-    g.mapping.means.normal_()
+    g = Generator(GeneratorConfig(hidden=8, layers=1, frequencies=2, sprite_size=8, encoder_channels=(4, 4, 4, 4), num_clusters=4))
+    from clipspace.models.generator import scene_to_w
+    from clipspace.world.datasets import scene_at
+
+    g.mapping.means.copy_(torch.stack([torch.from_numpy(scene_to_w(scene_at("val", i))) for i in range(len(g.mapping.means))]))
+    g.mapping.scale_tril.mul_(0.1)  # clusters around real scene codes: every sample draws objects
     return g.eval()
 
 
@@ -34,8 +38,8 @@ def tiny_flow(seed: int = 0):
     from clipspace.models.flow import ClipFlow, FlowConfig
 
     torch.manual_seed(seed)
-    flow = ClipFlow(FlowConfig(w_dim=8, cond_dim=16, blocks=2, hidden=16, reflections=2, aligner_hidden=8))
-    flow(torch.randn(64, 8), torch.nn.functional.normalize(torch.randn(64, 16), dim=-1))  # ActNorm init
+    flow = ClipFlow(FlowConfig(w_dim=W_DIM, cond_dim=16, blocks=2, hidden=16, reflections=2, aligner_hidden=8))
+    flow(torch.randn(64, W_DIM), torch.nn.functional.normalize(torch.randn(64, 16), dim=-1))  # ActNorm init
     with torch.no_grad():
         for p in flow.parameters():
             p.add_(0.1 * torch.randn_like(p))
@@ -46,7 +50,7 @@ def tiny_regressor(seed: int = 0):
     from clipspace.models.flow import RegressorConfig, WRegressor
 
     torch.manual_seed(seed)
-    return WRegressor(RegressorConfig(w_dim=8, cond_dim=16, hidden=16)).eval()
+    return WRegressor(RegressorConfig(w_dim=W_DIM, cond_dim=16, hidden=16)).eval()
 
 
 def tiny_unclip_parts(seed: int = 0):

@@ -64,7 +64,6 @@ def train(
         from ..train.generator import GeneratorTrainConfig
         from ..train.generator import train as run
 
-        overrides = {("ae_steps" if k == "steps" else k): v for k, v in overrides.items()}
         cfg = load_train_config(GeneratorTrainConfig, config, overrides)
     elif model == "flow":
         from ..train.flow import FlowTrainConfig

@@ -1,10 +1,9 @@
-"""Train the image generator in three stages, on images alone (every color-shape pair):
+"""Train the image generator in three stages on training images and their scene parameters (no text):
 
-1. autoencoder: encoder -> w -> synthesis, L1 on pixels and on image gradients, with pixels that differ
-   from the image's own background color (its median) weighted up, since shape is learned last; plus
-   an optional perceptual loss on the patch tokens of a frozen CLIP vision tower (zoo/clip), which
-   tells shapes apart long before pixel L1 does (LPIPS-style, with the network this world has);
-2. mapping: a Gaussian mixture fitted by EM to the encoder's w of training images; w_avg;
+1. synthesis: each image's scene code w (`scene_to_w`) -> synthesis, L1 on pixels and on image
+   gradients, with pixels that differ from the image's own background colour (its median) weighted up;
+   the encoder learns the way back (image -> w, mean squared error);
+2. mapping: a Gaussian mixture fitted by EM to the w of training scenes; w_avg;
 3. critic: real images vs generator samples (binary cross-entropy).
 
     clipspace train generator --config configs/generator.json [--resume]
@@ -21,7 +20,7 @@ from tqdm import tqdm
 from transformers import get_cosine_with_min_lr_schedule_with_warmup
 
 from ..models.critic import Critic, CriticConfig
-from ..models.generator import Generator, GeneratorConfig
+from ..models.generator import Generator, GeneratorConfig, scene_to_w
 from ..world.datasets import batch_at, cached_split, scene_at
 from .common import RunDir, step_generator
 
@@ -33,23 +32,28 @@ class GeneratorTrainConfig:
     critic_export_dir: str | None = "zoo/critic"
     seed: int = 0
     num_train_scenes: int = 240_000
-    ae_steps: int = 20_000
+    steps: int = 3000  # synthesis + encoder steps
     batch_size: int = 64
-    lr: float = 1e-3
-    warmup_steps: int = 300
+    lr: float = 3e-3
+    warmup_steps: int = 100
     object_weight: float = 4.0
     gradient_loss: float = 1.0
-    perceptual_weight: float = 0.0  # weight of the CLIP patch-token loss (0: pixels only)
-    perceptual_clip: str = "clip"  # zoo name or path of the frozen CLIP it reads
+    encoder_weight: float = 1.0  # weight of the encoder's regression loss
+    w_noise: float = 0.0  # std of Gaussian noise added to the training w (robustness to off-grid w)
     mixture_images: int = 50_000
     em_iterations: int = 30
     critic_steps: int = 2000
     critic_lr: float = 5e-4
-    eval_every: int = 1000
-    eval_images: int = 256  # val images reconstructed and read by zoo/oracle at each eval (0: skip)
+    eval_every: int = 500
+    eval_images: int = 256  # val scenes rendered and read by zoo/oracle at each eval (0: skip)
     threads: int = 2
     model: dict | None = None  # GeneratorConfig fields
     critic: dict | None = None  # CriticConfig fields
+
+
+def scene_codes(split: str, idx) -> torch.Tensor:
+    """(len(idx), W_DIM) scene codes of the given scenes of a split."""
+    return torch.from_numpy(np.stack([scene_to_w(scene_at(split, int(i))) for i in idx]))
 
 
 def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor, object_weight: float, gradient_loss: float) -> torch.Tensor:
@@ -61,26 +65,6 @@ def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor, object_weight:
         for dim in (2, 3):
             loss = loss + gradient_loss * (pred.diff(dim=dim) - target.diff(dim=dim)).abs().mean()
     return loss
-
-
-class PerceptualLoss(torch.nn.Module):
-    """MSE between layer-normalised patch tokens of a frozen CLIP vision tower (LPIPS-style)."""
-
-    def __init__(self, clip_path: str):
-        super().__init__()
-        from ..models.clip import ClipSpace
-        from ..zoo import resolve_model_path
-
-        self.clip = ClipSpace.from_pretrained(resolve_model_path(clip_path)).float().eval().requires_grad_(False)
-
-    def tokens(self, images: torch.Tensor) -> torch.Tensor:
-        h = self.clip.model.vision_model(pixel_values=self.clip.preprocess(images)).last_hidden_state
-        return F.layer_norm(h, h.shape[-1:])
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            t = self.tokens(target)
-        return F.mse_loss(self.tokens(pred), t)
 
 
 def _kmeans_pp(w: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
@@ -131,17 +115,20 @@ def fit_mixture(w: torch.Tensor, k: int, iterations: int, generator: torch.Gener
 
 
 @torch.no_grad()
-def reconstruction_match(gen: Generator, n: int, grid: str | None = None) -> dict[str, float]:
-    """What zoo/oracle reads in the autoencoder's reconstructions of n val images: per-attribute and full
-    match. `grid`: also write 16 val images above their reconstructions as a PNG there."""
+def reconstruction_match(gen: Generator, n: int, grid: str | None = None) -> dict[str, dict[str, float]]:
+    """What zoo/oracle reads in n val scenes drawn by the synthesis from their scene codes ("synthesis")
+    and in their inversions, synthesis(encoder(image)) ("inversion"): per-attribute and full match.
+    `grid`: also write 16 val images above both as a PNG there."""
     from ..eval.metrics import load_oracle
     from ..eval.scene_accuracy import scene_accuracy
 
     x = batch_at(cached_split("val", n), np.arange(n))
-    recon = gen.synthesize(gen.encode(x))
+    drawn = gen.synthesize(scene_codes("val", range(n)))
+    inverted = gen.synthesize(gen.encode(x))
     if grid:
-        _write_grid(torch.cat([x[:16], recon[:16]]), grid, cols=min(16, n))
-    return scene_accuracy(load_oracle().read(recon), [scene_at("val", i) for i in range(n)])
+        _write_grid(torch.cat([x[:16], drawn[:16], inverted[:16]]), grid, cols=min(16, n))
+    oracle, scenes = load_oracle(), [scene_at("val", i) for i in range(n)]
+    return {"synthesis": scene_accuracy(oracle.read(drawn), scenes), "inversion": scene_accuracy(oracle.read(inverted), scenes)}
 
 
 def _write_grid(images: torch.Tensor, path: str, cols: int) -> None:
@@ -157,55 +144,55 @@ def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Gen
     torch.set_num_threads(cfg.threads)
     run = RunDir(cfg.output_dir, cfg, resume)
     torch.manual_seed(cfg.seed)
-    gen = Generator(GeneratorConfig(**(cfg.model or {}))).to(memory_format=torch.channels_last)  # ~25 % faster convs on CPU
+    gen = Generator(GeneratorConfig(**(cfg.model or {})))
     critic = Critic(CriticConfig(**(cfg.critic or {})))
     params = list(gen.synthesis.parameters()) + list(gen.encoder.parameters())
     opt = torch.optim.Adam(params, lr=cfg.lr, betas=(0.9, 0.99))
-    sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.ae_steps, min_lr_rate=0.0)
+    sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps, min_lr_rate=0.05)
     copt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_lr, betas=(0.5, 0.99))
-    state = run.track(generator=gen, critic=critic, optimizer=opt, scheduler=sched, critic_optimizer=copt) or {"stage": "ae", "step": 0}
+    state = run.track(generator=gen, critic=critic, optimizer=opt, scheduler=sched, critic_optimizer=copt) or {"stage": "synthesis", "step": 0}
     images = cached_split("train", cfg.num_train_scenes)
-    perceptual = PerceptualLoss(cfg.perceptual_clip) if cfg.perceptual_weight else None
 
     def checkpoint(stage: str, step: int) -> None:
         run.save(stage=stage, step=step)
 
-    # 1. autoencoder
-    if state["stage"] == "ae":
-        bar = tqdm(range(state["step"], cfg.ae_steps), initial=state["step"], total=cfg.ae_steps, desc="generator ae")
+    # 1. synthesis (scene code -> image) and encoder (image -> scene code)
+    if state["stage"] == "synthesis":
+        bar = tqdm(range(state["step"], cfg.steps), initial=state["step"], total=cfg.steps, desc="generator")
         for step in bar:
             rng = np.random.default_rng([cfg.seed, step])
-            x = batch_at(images, np.sort(rng.choice(cfg.num_train_scenes, cfg.batch_size, replace=False)))
-            x = x.contiguous(memory_format=torch.channels_last)
-            pred = gen.synthesis(gen.encoder(x)[:, None].expand(-1, gen.num_ws, -1))
-            loss = reconstruction_loss(pred, x, cfg.object_weight, cfg.gradient_loss)
-            if perceptual is not None:
-                loss = loss + cfg.perceptual_weight * perceptual(pred, x)
+            idx = np.sort(rng.choice(cfg.num_train_scenes, cfg.batch_size, replace=False))
+            x, w = batch_at(images, idx), scene_codes("train", idx)
+            noisy = w + cfg.w_noise * torch.randn(w.shape, generator=step_generator(cfg.seed, step)) if cfg.w_noise else w
+            pred = gen.synthesis(noisy[:, None].expand(-1, gen.num_ws, -1))
+            image_loss = reconstruction_loss(pred, x, cfg.object_weight, cfg.gradient_loss)
+            code_loss = F.mse_loss(gen.encoder(x), w)
+            loss = image_loss + cfg.encoder_weight * code_loss
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
             if step % 50 == 0:
-                bar.set_postfix(loss=f"{loss.item():.4f}")
-                run.log({"stage": "ae", "step": step, "loss": loss.item()})
+                bar.set_postfix(image=f"{image_loss.item():.4f}", code=f"{code_loss.item():.4f}")
+                run.log({"stage": "synthesis", "step": step, "image_loss": image_loss.item(), "code_loss": code_loss.item()})
             if callback is not None:
-                callback(step + 1, cfg.ae_steps)
-            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.ae_steps:
+                callback(step + 1, cfg.steps)
+            if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
                 if cfg.eval_images:
                     gen.eval()
-                    acc = reconstruction_match(gen, cfg.eval_images, grid=f"{cfg.output_dir}/samples/ae-{step + 1:06d}.png")
+                    acc = reconstruction_match(gen, cfg.eval_images, grid=f"{cfg.output_dir}/samples/synthesis-{step + 1:06d}.png")
                     gen.train()
-                    run.log({"stage": "ae", "step": step + 1, "reconstruction": acc})
-                    bar.write(f"step {step + 1}: oracle reads reconstructions: full match {acc['full_match']:.3f}, shape {acc['shape']:.3f}")
-                checkpoint("ae", step + 1)
+                    run.log({"stage": "synthesis", "step": step + 1, "oracle": acc})
+                    bar.write(f"step {step + 1}: oracle full match: drawn from codes {acc['synthesis']['full_match']:.3f}, "
+                              f"inverted {acc['inversion']['full_match']:.3f}")
+                checkpoint("synthesis", step + 1)
         state = {"stage": "mixture", "step": 0}
         checkpoint("mixture", 0)
 
-    # 2. mapping: mixture over the encoder's latents
+    # 2. mapping: mixture over the scene codes of training images
     if state["stage"] == "mixture":
         n = min(cfg.mixture_images, cfg.num_train_scenes)
-        with torch.no_grad():
-            w = torch.cat([gen.encoder(batch_at(images, np.arange(i, min(i + 500, n)))) for i in range(0, n, 500)])
+        w = scene_codes("train", range(n))
         k = min(gen.config.num_clusters, n)
         means, tril, log_w = fit_mixture(w, k, cfg.em_iterations, step_generator(cfg.seed, 0))
         gen.mapping.log_weights.fill_(-float("inf"))  # clusters beyond k (tiny runs) are never drawn
@@ -216,7 +203,6 @@ def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Gen
         run.log({"stage": "mixture", "clusters": k, "latents": n})
         state = {"stage": "critic", "step": 0}
         checkpoint("critic", 0)
-
     # 3. critic: real vs generated
     if state["stage"] == "critic":
         bar = tqdm(range(state["step"], cfg.critic_steps), initial=state["step"], total=cfg.critic_steps, desc="critic")
