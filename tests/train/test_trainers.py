@@ -97,7 +97,8 @@ def test_caption_lm_trainer_runs(tmp_path):
     assert len(lm.sample(3, generator=torch.Generator().manual_seed(0))) == 3
 
 
-def test_generator_trainer_runs_all_stages(tmp_path):
+@pytest.mark.parametrize("mapping", ["kde", "mixture"])
+def test_generator_trainer_runs_all_stages(tmp_path, mapping):
     from clipspace.models.critic import Critic
     from clipspace.models.generator import Generator
     from clipspace.train.generator import GeneratorTrainConfig, train
@@ -105,11 +106,13 @@ def test_generator_trainer_runs_all_stages(tmp_path):
     cfg = GeneratorTrainConfig(
         output_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "g"), critic_export_dir=str(tmp_path / "c"),
         num_train_scenes=64, steps=2, batch_size=8, mixture_images=64, em_iterations=2, critic_steps=2, threads=1, eval_images=8,
-        w_noise=0.05, model={"hidden": 8, "layers": 1, "frequencies": 2, "sprite_size": 8, "encoder_channels": [4, 4, 4, 4], "num_clusters": 4},
+        w_noise=0.05, model={"hidden": 8, "layers": 1, "frequencies": 2, "sprite_size": 8, "encoder_channels": [4, 4, 4, 4], "num_clusters": 4,
+               "mapping": mapping},
         critic={"channels": [4, 4, 4, 4]},
     )
     train(cfg)
     gen = Generator.from_pretrained(tmp_path / "g")
+    assert gen.mapping.scale_tril.shape[0] == (1 if mapping == "kde" else 4)
     x = gen.sample(3, torch.Generator().manual_seed(0))
     assert x.shape == (3, 3, 64, 64) and 0 <= x.min() and x.max() <= 1
     assert torch.equal(x, gen.sample(3, torch.Generator().manual_seed(0)))

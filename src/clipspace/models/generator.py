@@ -12,9 +12,10 @@ by a shared network in its own frame and placed by its pose, then composited ove
   at the slot's (x, y, size) by a differentiable affine resampling and painted in the slot's colour
   over the background's. The shapes themselves are learned from images. Each modulated layer reads
   its own w, and the composition reads the last, so `synthesize` takes w (B, D) or w+ (B, num_ws, D);
-- mapping: a Gaussian mixture over the w of training scenes, reached deterministically from
-  z ~ N(0, I) (see MixtureMapping). Truncation: `psi` pulls w toward its cluster's mean (multi-modal
-  truncation, which keeps images valid in a multimodal space); StyleGAN's pull toward w_avg is `truncate`;
+- mapping: a Gaussian mixture over the w of training scenes (by default a kernel density estimate),
+  reached deterministically from z ~ N(0, I) (see MixtureMapping). Truncation: `psi` pulls w toward its
+  component's mean (multi-modal truncation, which keeps images valid in a multimodal space); StyleGAN's
+  pull toward w_avg is `truncate`;
 - encoder: image -> w, which inverts images (trained to regress the scene code).
 
 Why not an autoencoder: an AE whose decoder upsampled w from 4x4 through modulated 3x3 convolutions
@@ -64,7 +65,9 @@ class GeneratorConfig:
     frequencies: int = 4  # Fourier features sin/cos(pi 2^k u) of the canonical coordinates, k < frequencies
     sprite_size: int = 32  # resolution each object's mask is drawn at before placement
     encoder_channels: tuple[int, ...] = (16, 32, 64, 128)  # at 64, 32, 16, 8 px
-    num_clusters: int = 256
+    mapping: str = "kde"  # "kde": kernel density over training codes; "mixture": K-component EM fit
+    num_clusters: int = 50_000  # mixture components (kde: the training codes it keeps)
+    kernel_std: float = 0.02  # kde: std of the shared isotropic kernel, in w units
 
     @property
     def w_dim(self) -> int:
@@ -152,18 +155,27 @@ class Encoder(nn.Module):
 
 
 class MixtureMapping(nn.Module):
-    """A deterministic map from z ~ N(0, I_{D+1}) to the mixture over w.
+    """A deterministic map from z ~ N(0, I_{D+1}) to a Gaussian mixture over w.
 
-    z[0] picks the cluster through the normal CDF (u = Phi(z0) falls into cluster k with probability
+    z[0] picks the component through the normal CDF (u = Phi(z0) falls into component k with probability
     pi_k), z[1:] places w inside it: w = mu_k + psi * L_k z[1:]. Searching z is searching the mixture.
+    Two fits (GeneratorConfig.mapping): "mixture", K full-covariance components by EM; "kde", a kernel
+    density estimate, one component per kept training code with a shared small isotropic kernel. The
+    codes mix one-hot parts (shape, background) with continuous ones, which a 256-component EM fit
+    blends: off-palette colours, half-shapes, overlapping objects (43 % valid samples against 100 %).
     """
 
     def __init__(self, cfg: GeneratorConfig):
         super().__init__()
         K, D = cfg.num_clusters, cfg.w_dim
         self.register_buffer("means", torch.zeros(K, D))
-        self.register_buffer("scale_tril", torch.eye(D).repeat(K, 1, 1))
+        shared = cfg.mapping == "kde"
+        self.register_buffer("scale_tril", torch.eye(D).repeat(1 if shared else K, 1, 1))
         self.register_buffer("log_weights", torch.full((K,), -math.log(K)))
+
+    def component_std(self) -> torch.Tensor:
+        """(K or 1, D) standard deviation of each component along each axis."""
+        return (self.scale_tril.float() ** 2).sum(-1).sqrt()
 
     def cluster(self, z: torch.Tensor) -> torch.Tensor:
         u = 0.5 * (1 + torch.erf(z[:, 0] / math.sqrt(2)))
@@ -173,7 +185,8 @@ class MixtureMapping(nn.Module):
     def forward(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
         """z (B, D + 1) -> w (B, D)."""
         k = self.cluster(z)
-        return self.means[k] + psi * torch.einsum("bij,bj->bi", self.scale_tril[k], z[:, 1:])
+        L = self.scale_tril[k] if len(self.scale_tril) > 1 else self.scale_tril.expand(len(k), -1, -1)
+        return self.means[k] + psi * torch.einsum("bij,bj->bi", L, z[:, 1:])
 
 
 class Generator(nn.Module, PretrainedMixin):

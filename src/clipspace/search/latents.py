@@ -27,12 +27,13 @@ class LatentSpace:
         return {"z": g.z_dim, "w": g.w_dim, "w+": g.w_dim * g.num_ws}[self.name]
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """Box bounds for pymoo: z within +-4; w within the mixture's means +- 3 std, over all clusters."""
+        """Box bounds for pymoo: z within +-4; w within the mixture's means +- 3 std, over all components."""
         if self.name == "z":
             return np.full(self.n_var, -4.0), np.full(self.n_var, 4.0)
         m = self.generator.mapping
         live = m.log_weights > -float("inf")
-        std = (m.scale_tril[live].float() ** 2).sum(-1).sqrt()  # (K, D)
+        std = m.component_std()
+        std = std[live] if len(std) > 1 else std  # (K or 1, D)
         lo = (m.means[live].float() - 3 * std).amin(0).numpy()
         hi = (m.means[live].float() + 3 * std).amax(0).numpy()
         reps = 1 if self.name == "w" else self.generator.num_ws

@@ -3,8 +3,9 @@
     clipspace train flow --config configs/flow.json [--resume]
 
 1. pairs: w = mapping(z), e = CLIP image embedding of G(w), seeded, cached in the run dir;
-2. flow: maximum likelihood of w given e, with the condition noise-augmented and re-normalised
-   (e' = normalize(e + sigma * n)), so that nearby text embeddings land in its support;
+2. flow: maximum likelihood of w (dequantised: plus a little Gaussian noise) given e, with the condition
+   noise-augmented and re-normalised (e' = normalize(e + sigma * n)), so that nearby text embeddings
+   land in its support;
 3. aligner: a residual MLP from CLIP text embeddings of captions (held-out rule on) to the image
    embeddings of their scenes — the second answer to the modality gap;
 4. baseline: an MLP regression e -> w on the same pairs.
@@ -43,6 +44,7 @@ class FlowTrainConfig:
     lr: float = 5e-4
     warmup_steps: int = 200
     cond_noise: float = 0.1
+    w_noise: float = 0.02  # dequantisation: Gaussian noise on w (the generator's w has one-hot parts)
     aligner_steps: int = 3000
     aligner_scenes: int = 50_000
     baseline_steps: int = 5000
@@ -99,7 +101,8 @@ def train(cfg: FlowTrainConfig, resume: bool = False, callback=None) -> ClipFlow
         for step in bar:
             g = step_generator(cfg.seed, step)
             idx = torch.randint(len(w_tr), (cfg.batch_size,), generator=g)
-            loss = flow.nll(w_tr[idx], noisy_condition(e_tr[idx], cfg.cond_noise, g)).mean()
+            w = w_tr[idx] + cfg.w_noise * torch.randn(w_tr[idx].shape, generator=g)
+            loss = flow.nll(w, noisy_condition(e_tr[idx], cfg.cond_noise, g)).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(flow.parameters(), 10.0)

@@ -3,8 +3,10 @@
 1. synthesis: each image's scene code w (`scene_to_w`) -> synthesis, L1 on pixels and on image
    gradients, with pixels that differ from the image's own background colour (its median) weighted up;
    the encoder learns the way back (image -> w, mean squared error);
-2. mapping: a Gaussian mixture fitted by EM to the w of training scenes; w_avg;
-3. critic: real images vs generator samples (binary cross-entropy).
+2. mapping: a Gaussian mixture over the w of training scenes (a kernel density estimate, or K
+   components fitted by EM); w_avg;
+3. critic: real images vs images of perturbed w, G(w + sigma n) (binary cross-entropy): the samples
+   themselves are too close to real for a critic to learn from, and a search strays off the data's w.
 
     clipspace train generator --config configs/generator.json [--resume]
 """
@@ -44,6 +46,7 @@ class GeneratorTrainConfig:
     em_iterations: int = 30
     critic_steps: int = 2000
     critic_lr: float = 5e-4
+    critic_noise: float = 0.25  # fakes are G(w + critic_noise * n): the off-distribution w a search visits
     eval_every: int = 500
     eval_images: int = 256  # val scenes rendered and read by zoo/oracle at each eval (0: skip)
     threads: int = 2
@@ -189,16 +192,21 @@ def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Gen
         state = {"stage": "mixture", "step": 0}
         checkpoint("mixture", 0)
 
-    # 2. mapping: mixture over the scene codes of training images
+    # 2. mapping: a Gaussian mixture over the scene codes of training images
     if state["stage"] == "mixture":
         n = min(cfg.mixture_images, cfg.num_train_scenes)
         w = scene_codes("train", range(n))
         k = min(gen.config.num_clusters, n)
-        means, tril, log_w = fit_mixture(w, k, cfg.em_iterations, step_generator(cfg.seed, 0))
-        gen.mapping.log_weights.fill_(-float("inf"))  # clusters beyond k (tiny runs) are never drawn
-        gen.mapping.means[:k] = means
-        gen.mapping.scale_tril[:k] = tril
-        gen.mapping.log_weights[:k] = log_w
+        gen.mapping.log_weights.fill_(-float("inf"))  # components beyond k (tiny runs) are never drawn
+        if gen.config.mapping == "kde":
+            gen.mapping.means[:k] = w[:k]
+            gen.mapping.scale_tril.copy_(torch.eye(w.shape[1])[None] * gen.config.kernel_std)
+            gen.mapping.log_weights[:k] = -math.log(k)
+        else:
+            means, tril, log_w = fit_mixture(w, k, cfg.em_iterations, step_generator(cfg.seed, 0))
+            gen.mapping.means[:k] = means
+            gen.mapping.scale_tril[:k] = tril
+            gen.mapping.log_weights[:k] = log_w
         gen.w_avg.copy_(w.mean(0))
         run.log({"stage": "mixture", "clusters": k, "latents": n})
         state = {"stage": "critic", "step": 0}
@@ -210,7 +218,9 @@ def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Gen
             g = step_generator(cfg.seed + 1, step)
             rng = np.random.default_rng([cfg.seed + 1, step])
             real = batch_at(images, np.sort(rng.choice(cfg.num_train_scenes, cfg.batch_size // 2, replace=False)))
-            fake = gen.sample(cfg.batch_size // 2, g)
+            with torch.no_grad():
+                w = gen.sample_w(cfg.batch_size // 2, g)
+                fake = gen.synthesize(w + cfg.critic_noise * torch.randn(w.shape, generator=g))
             logits = critic(torch.cat([real, fake]))
             target = torch.cat([torch.ones(len(real)), torch.zeros(len(fake))])
             loss = F.binary_cross_entropy_with_logits(logits, target)
