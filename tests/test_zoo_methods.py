@@ -1,5 +1,6 @@
 """Trained-zoo checks of the generator and the methods: each runs once its models are in zoo/ (and CI then
 runs it on every clone); the bars here are margins above chance, the issue bars are in the README's tables."""
+import numpy as np
 import pytest
 import torch
 
@@ -34,6 +35,20 @@ def test_zoo_generator_samples_are_mostly_valid_scenes():
     x = gen.sample(256, torch.Generator().manual_seed(0))
     assert x.shape == (256, 3, 64, 64) and 0 <= x.min() and x.max() <= 1
     assert valid_mask(load_oracle().read(x)).float().mean() > 0.8
+
+
+def test_zoo_generator_encoder_inverts_real_images():
+    _need("generator")
+    from clipspace.eval.scene_accuracy import scene_accuracy
+    from clipspace.models.generator import Generator
+    from clipspace.world.datasets import batch_at, cached_split, scene_at
+    from clipspace.zoo import resolve_model_path
+
+    gen = Generator.from_pretrained(resolve_model_path("generator"))
+    x = batch_at(cached_split("test", 64), np.arange(64))
+    with torch.no_grad():
+        acc = scene_accuracy(load_oracle().read(gen.synthesize(gen.encode(x))), [scene_at("test", i) for i in range(64)])
+    assert acc["full_match"] > 0.9  # chance is far below 1 %
 
 
 def test_zoo_glass_image_prompt_finds_an_image_the_oracle_reads_like_the_target():
