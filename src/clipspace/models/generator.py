@@ -42,6 +42,8 @@ SLOT_DIM = 1 + len(SHAPES) + 3 + 3  # presence, shape one-hot, rgb, size, x, y
 BG_DIM = len(BACKGROUND_NAMES)
 W_DIM = BG_DIM + SLOTS * SLOT_DIM
 SPRITE_MARGIN = 1.25  # the sprite covers the object's extent box grown by this factor
+# where each field sits in a slot
+PRESENCE, SHAPE, RGB, SIZE, X, Y = 0, slice(1, 1 + len(SHAPES)), slice(6, 9), 9, 10, 11
 
 
 def scene_to_w(scene: Scene) -> np.ndarray:
@@ -50,11 +52,11 @@ def scene_to_w(scene: Scene) -> np.ndarray:
     w = np.zeros(W_DIM, np.float32)
     w[BACKGROUND_NAMES.index(scene.background)] = 1
     for j, o in enumerate(sorted(scene.objects, key=lambda o: o.cell)):
-        b = BG_DIM + SLOT_DIM * j
-        w[b] = 1
-        w[b + 1 + SHAPES.index(o.shape)] = 1
-        w[b + 6 : b + 9] = np.asarray(o.rgb, np.float32) / 255
-        w[b + 9 : b + 12] = (o.s / 64, o.cx / 32 - 1, o.cy / 32 - 1)
+        slot = w[BG_DIM + SLOT_DIM * j : BG_DIM + SLOT_DIM * (j + 1)]  # a view
+        slot[PRESENCE] = 1
+        slot[SHAPE][SHAPES.index(o.shape)] = 1
+        slot[RGB] = np.asarray(o.rgb, np.float32) / 255
+        slot[SIZE], slot[X], slot[Y] = o.s / 64, o.cx / 32 - 1, o.cy / 32 - 1
     return w
 
 
@@ -129,14 +131,14 @@ class Synthesis(nn.Module):
         n = self.sprite_size
         mask = torch.sigmoid(self.to_mask(x, slots(len(self.layers)))).view(B * SLOTS, 1, n, n)
         obj = slots(len(self.layers) + 1)
-        half = obj[:, 9].clamp_min(0.02) * SPRITE_MARGIN
+        half = obj[:, SIZE].clamp_min(0.02) * SPRITE_MARGIN
         zero = torch.zeros_like(half)
-        theta = torch.stack([torch.stack([1 / half, zero, -obj[:, 10] / half], 1), torch.stack([zero, 1 / half, -obj[:, 11] / half], 1)], 1)
+        theta = torch.stack([torch.stack([1 / half, zero, -obj[:, X] / half], 1), torch.stack([zero, 1 / half, -obj[:, Y] / half], 1)], 1)
         grid = F.affine_grid(theta, [B * SLOTS, 1, size, size], align_corners=False)
-        alpha = F.grid_sample(mask, grid, padding_mode="zeros", align_corners=False) * obj[:, :1, None, None].clamp(0, 1)
+        alpha = F.grid_sample(mask, grid, padding_mode="zeros", align_corners=False) * obj[:, PRESENCE, None, None, None].clamp(0, 1)
         alpha = alpha.view(B, SLOTS, 1, size, size)
         background = self.background(ws[:, -1, :BG_DIM])[:, :, None, None]
-        painted = (alpha * obj[:, 6:9].view(B, SLOTS, 3, 1, 1)).sum(1)
+        painted = (alpha * obj[:, RGB].reshape(B, SLOTS, 3, 1, 1)).sum(1)
         return background * (1 - alpha.sum(1).clamp(max=1)) + painted
 
 

@@ -101,7 +101,8 @@ def train(cfg: FlowTrainConfig, resume: bool = False, callback=None) -> ClipFlow
         for step in bar:
             g = step_generator(cfg.seed, step)
             idx = torch.randint(len(w_tr), (cfg.batch_size,), generator=g)
-            w = w_tr[idx] + cfg.w_noise * torch.randn(w_tr[idx].shape, generator=g)
+            w = w_tr[idx]
+            w = w + cfg.w_noise * torch.randn(w.shape, generator=g)
             loss = flow.nll(w, noisy_condition(e_tr[idx], cfg.cond_noise, g)).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -211,6 +211,7 @@ def train(cfg: GeneratorTrainConfig, resume: bool = False, callback=None) -> Gen
         run.log({"stage": "mixture", "clusters": k, "latents": n})
         state = {"stage": "critic", "step": 0}
         checkpoint("critic", 0)
+
     # 3. critic: real vs generated
     if state["stage"] == "critic":
         bar = tqdm(range(state["step"], cfg.critic_steps), initial=state["step"], total=cfg.critic_steps, desc="critic")
