@@ -32,8 +32,9 @@ def test_config_loads(path):
     cfg = load_train_config(_config_class(path), path)
     raw = json.loads(path.read_text())
     assert cfg.export_dir == raw["export_dir"] and cfg.export_dir.startswith("zoo/")
-    if hasattr(cfg, "component"):  # decoder-v.json: the fine-tune of zoo/decoder to v-prediction
-        assert cfg.component == re.sub(r"-v\d*$", "", path.stem)
+    if hasattr(cfg, "component"):  # decoder-detail-v2.json: a fine-tune stage of zoo/decoder-detail, a decoder
+        zoo_name = Path(cfg.export_dir).name
+        assert path.stem.startswith(zoo_name) and cfg.component == zoo_name.removesuffix("-detail")
     if cfg.__class__.__name__ != "OracleTrainConfig" and hasattr(cfg, "init_from") and cfg.init_from:
         assert cfg.init_from.startswith("zoo/")
 
@@ -58,5 +59,5 @@ def _model_classes(name: str):
 @pytest.mark.parametrize("path", CONFIGS, ids=[str(p.relative_to(p.parents[1])) if p.parent.name != "configs" else p.stem for p in CONFIGS])
 def test_model_sections_match_model_configs(path):
     raw = json.loads(path.read_text())
-    for key, cls in _model_classes(re.sub(r"-v\d*$", "", path.stem)):
+    for key, cls in _model_classes(re.sub(r"-detail(-v\d*)?$", "", path.stem)):
         cls(**raw.get(key) or {})  # a misspelt key raises TypeError

@@ -59,6 +59,6 @@ def tiny_unclip_parts(seed: int = 0):
 
     torch.manual_seed(seed)
     prior = DiffusionPrior(PriorConfig(embed_dim=16, text_hidden=32, max_length=32, layers=1, heads=2, head_dim=8)).eval()
-    decoder = Decoder(DecoderConfig(embed_dim=16, size=32, channels=(8, 16), context_tokens=2, head_dim=8, coord_channels=True)).eval()
+    decoder = Decoder(DecoderConfig(embed_dim=16, size=32, channels=(8, 16), context_tokens=2, head_dim=8)).eval()
     upsampler = Upsampler(UpsamplerConfig(channels=(8, 8))).eval()
     return prior, decoder, upsampler

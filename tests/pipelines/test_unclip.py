@@ -56,10 +56,39 @@ def test_save_load_round_trip(pipe, tmp_path):
     assert len(again("a red circle", **FAST).images) == 1
 
 
+def _decoder(seed: int, prediction_type: str = "v_prediction"):
+    from clipspace.models.decoder import Decoder, DecoderConfig
+
+    torch.manual_seed(seed)
+    return Decoder(DecoderConfig(embed_dim=16, size=32, channels=(8, 16), context_tokens=2, head_dim=8, prediction_type=prediction_type)).eval()
+
+
+def test_expert_decoders_hand_over_at_the_switch(pipe, tmp_path):
+    # v-prediction: a random epsilon model's first x0 estimate (divided by sqrt(alpha_bar) ~ 0.002) saturates every
+    # pixel, and nothing a later step predicts could show
+    layout, detail = _decoder(0), _decoder(1)
+    experts, alone, detail_only = (UnclipPipeline(pipe.clip, pipe.prior, d, pipe.upsampler, decoder_detail=e)
+                                   for d, e in ((layout, detail), (layout, None), (detail, None)))
+    img = torch.rand(1, 3, 64, 64)
+    run = lambda p, switch: _px(p.variations(img, num_images=1, seed=3, decoder_switch=switch, **FAST))[0]  # noqa: E731
+    assert (run(experts, 0) == run(alone, 0)).all()  # no step below the switch: the layout expert alone
+    assert (run(experts, 1000) == run(detail_only, 1000)).all()  # every step: the detail expert alone
+    mixed = run(experts, 600)  # FAST's two decoder steps are t = 999 and t = 500: one each
+    assert not (mixed == run(alone, 0)).all() and not (mixed == run(detail_only, 1000)).all()
+    experts.save_pretrained(tmp_path / "p")
+    again = UnclipPipeline.from_pretrained(tmp_path / "p")
+    assert again.decoder_detail is not None and np.abs(run(again, 600) - mixed).max() <= 1  # the saved CLIP moves embeddings ~1e-4
+
+
+def test_expert_decoders_must_share_their_schedule(pipe):
+    with pytest.raises(ValueError, match="must share"):
+        UnclipPipeline(pipe.clip, pipe.prior, _decoder(0, "epsilon"), pipe.upsampler, decoder_detail=_decoder(1))
+
+
 @pytest.mark.parametrize("bad", [
     dict(prompt=""), dict(prompt="x", num_images=0), dict(prompt="x", decoder_guidance_scale=-1.0),
     dict(prompt="x", scheduler="euler"), dict(prompt="x", prior_steps=0), dict(prompt="x", upsampler_strength=0.0),
-    dict(prompt="x", upsampler_strength=1.5),
+    dict(prompt="x", upsampler_strength=1.5), dict(prompt="x", decoder_switch=-1), dict(prompt="x", decoder_switch=1001),
 ])
 def test_bad_input(pipe, bad):
     prompt = bad.pop("prompt")

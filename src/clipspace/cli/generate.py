@@ -26,6 +26,7 @@ GUIDANCE_SCALE = typer.Option(3.0, "--guidance-scale", help="unclip: decoder cla
 PRIOR_GUIDANCE_SCALE = typer.Option(4.0, "--prior-guidance-scale", help="unclip: prior classifier-free guidance.")
 PRIOR_STEPS = typer.Option(10, "--prior-steps", help="unclip: prior sampling steps.")
 UPSAMPLER_STRENGTH = typer.Option(0.5, "--upsampler-strength", help="unclip: how far the upsampler re-noises the bilinear image (0-1].")
+DECODER_SWITCH = typer.Option(600, "--decoder-switch", help="unclip: timestep below which the detail decoder takes over (0: never, 1000: from the start).")
 SCHEDULER = typer.Option("dpm", "--scheduler", help="unclip: dpm (DPM-Solver++) or ddim.")
 
 
@@ -135,7 +136,7 @@ def _settings(method: str, o: dict) -> dict:
 
         s = {"prior_guidance_scale": o["prior_guidance_scale"], "decoder_guidance_scale": o["guidance_scale"],
              "prior_steps": o["prior_steps"], "decoder_steps": o["steps"], "scheduler": o["scheduler"],
-             "upsampler_strength": o["upsampler_strength"]}
+             "upsampler_strength": o["upsampler_strength"], "decoder_switch": o["decoder_switch"]}
         UnclipSettings(**s).validate()
         return s
     return {}
@@ -166,6 +167,7 @@ def generate(
     steps: int = typer.Option(10, "--steps", help="unclip: decoder sampling steps."),
     prior_steps: int = PRIOR_STEPS,
     upsampler_strength: float = UPSAMPLER_STRENGTH,
+    decoder_switch: int = DECODER_SWITCH,
     scheduler: str = SCHEDULER,
     save_every: int = typer.Option(0, "--save-every", help="Write the current best every N generations to DIR/progress/."),
     gif: bool = typer.Option(False, "--gif", help="Write the search's progression as a GIF."),
@@ -180,7 +182,7 @@ def generate(
     settings = _settings(method, dict(
         optimizer=optimizer, generations=generations, population=population, latent=latent, psi=psi, aug=aug,
         temperature=temperature, text_condition=text_condition, guidance_scale=guidance_scale,
-        prior_guidance_scale=prior_guidance_scale, steps=steps, prior_steps=prior_steps, scheduler=scheduler, upsampler_strength=upsampler_strength,
+        prior_guidance_scale=prior_guidance_scale, steps=steps, prior_steps=prior_steps, scheduler=scheduler, upsampler_strength=upsampler_strength, decoder_switch=decoder_switch,
     ))
     image_job = {}
     if image is not None:
@@ -219,6 +221,7 @@ def variations(
     steps: int = typer.Option(10, "--steps"),
     prior_steps: int = PRIOR_STEPS,
     upsampler_strength: float = UPSAMPLER_STRENGTH,
+    decoder_switch: int = DECODER_SWITCH,
     scheduler: str = SCHEDULER,
     negative: Optional[str] = typer.Option(None, "--negative", help="Negative prompt (steer away from it)."),
     save_every: int = typer.Option(0, "--save-every", help="glass: write the current best every N generations to DIR/progress/."),
@@ -237,7 +240,7 @@ def variations(
     settings = _settings(method, dict(
         optimizer=optimizer, generations=generations, population=population, latent=latent, psi=psi, aug=aug,
         temperature=temperature, text_condition=text_condition, guidance_scale=guidance_scale,
-        prior_guidance_scale=prior_guidance_scale, steps=steps, prior_steps=prior_steps, scheduler=scheduler, upsampler_strength=upsampler_strength,
+        prior_guidance_scale=prior_guidance_scale, steps=steps, prior_steps=prior_steps, scheduler=scheduler, upsampler_strength=upsampler_strength, decoder_switch=decoder_switch,
     ))
     job = {"image": load_images([str(image)]), "image_path": str(image)}
     pipe = _pipeline(method, clip)
@@ -337,6 +340,7 @@ def interpolate(
     decoder_steps: int = typer.Option(10, "--decoder-steps", help="unclip: decoder sampling steps."),
     prior_steps: int = PRIOR_STEPS,
     upsampler_strength: float = UPSAMPLER_STRENGTH,
+    decoder_switch: int = DECODER_SWITCH,
     scheduler: str = SCHEDULER,
 ):
     """Images along the path between two prompts or images (slerp in CLIP space, fixed noise)."""
@@ -353,7 +357,7 @@ def interpolate(
             check_prompts(x)
     settings = _settings(method, dict(
         temperature=temperature, psi=psi, text_condition=text_condition, guidance_scale=guidance_scale,
-        prior_guidance_scale=prior_guidance_scale, steps=decoder_steps, prior_steps=prior_steps, scheduler=scheduler, upsampler_strength=upsampler_strength,
+        prior_guidance_scale=prior_guidance_scale, steps=decoder_steps, prior_steps=prior_steps, scheduler=scheduler, upsampler_strength=upsampler_strength, decoder_switch=decoder_switch,
     ))
     pipe = _pipeline(method, clip)
     res = pipe.interpolate(a, b, steps=steps, seed=seed, **settings)

@@ -43,8 +43,12 @@ def _read(reading, b: int) -> dict:
     return {**{a: o[a] for a in ATTRS}, "background": d["background"], "count": len(d["objects"])}
 
 
+KEPT = ("color", "shape", "size", "position", "background")  # what a variation is scored on keeping, color and shape first
+
+
 def variation_report(vary, n: int = 100, num_images: int = 4, seed: int = 0) -> dict:
-    """Do variations keep the input's color and shape (oracle) while their pixels differ?"""
+    """Do variations keep the input's color and shape (oracle) while their pixels differ? Size, position and
+    background are reported too: CLIP sees them, so an embedding's variations should keep them as well."""
     oracle = load_oracle()
     images, scenes = one_object_images(n)
     keep, differ, spread = [], [], []
@@ -52,13 +56,13 @@ def variation_report(vary, n: int = 100, num_images: int = 4, seed: int = 0) -> 
         out = torch.stack([image_to_tensor(im) for im in vary(images[i : i + 1], num_images, seed + i)])
         reading = oracle.read(out)
         t = _truth(scenes[i])
-        keep += [[_read(reading, b)[a] == t[a] for a in ("color", "shape")] for b in range(len(out))]
+        keep += [[_read(reading, b)[a] == t[a] for a in KEPT] for b in range(len(out))]
         differ.append(float((out - images[i]).abs().mean()))
         spread.append(mean_pairwise_distance(reading.features))
     keep = np.array(keep)
-    return {"n_inputs": n, "per_input": num_images, "color_kept": float(keep[:, 0].mean()), "shape_kept": float(keep[:, 1].mean()),
-            "color_and_shape_kept": float(keep.all(1).mean()), "mean_abs_pixel_difference": float(np.mean(differ)),
-            "diversity": float(np.mean(spread))}
+    return {"n_inputs": n, "per_input": num_images, **{f"{a}_kept": float(keep[:, i].mean()) for i, a in enumerate(KEPT)},
+            "color_and_shape_kept": float(keep[:, :2].all(1).mean()), "all_kept": float(keep.all(1).mean()),
+            "mean_abs_pixel_difference": float(np.mean(differ)), "diversity": float(np.mean(spread))}
 
 
 def _edit_target(truth: dict, attribute: str, rng: np.random.Generator) -> tuple[str, str, dict]:

@@ -32,10 +32,6 @@ class DecoderConfig:
     # ends at SNR ~ 0, where an epsilon model's x0 estimate divides by sqrt(a) ~ 5e-5: its first sampling steps
     # commit to saturated garbage (measured: a white background came out red, green or magenta); v stays bounded.
     prediction_type: str = "epsilon"
-    # feed the UNet two extra input channels holding each pixel's (x, y) in [-1, 1] (CoordConv). A UNet's convolutions
-    # and attention are translation-equivariant: without them only zero padding tells a pixel where it is, and the
-    # decoder trained that way kept the object's position in 3 of 32 variations (chance 1 in 9).
-    coord_channels: bool = False
 
 
 class Decoder(nn.Module, PretrainedMixin):
@@ -50,7 +46,7 @@ class Decoder(nn.Module, PretrainedMixin):
         if len(attention) != n:
             raise ValueError(f"attention needs one flag per level ({n}), got {attention}")
         self.unet = UNet2DConditionModel(
-            sample_size=config.size, in_channels=5 if config.coord_channels else 3, out_channels=3, block_out_channels=config.channels,
+            sample_size=config.size, in_channels=3, out_channels=3, block_out_channels=config.channels,
             layers_per_block=config.layers_per_block,
             down_block_types=tuple("CrossAttnDownBlock2D" if a else "DownBlock2D" for a in attention),
             up_block_types=tuple("CrossAttnUpBlock2D" if a else "UpBlock2D" for a in reversed(attention)),
@@ -60,14 +56,10 @@ class Decoder(nn.Module, PretrainedMixin):
         )
         self.context = nn.Linear(config.embed_dim, config.context_tokens * config.embed_dim)
         self.unet.to(memory_format=torch.channels_last)  # ~40 % faster convolutions on CPU
-        ramp = torch.linspace(-1, 1, config.size)
-        self.register_buffer("coords", torch.stack(torch.meshgrid(ramp, ramp, indexing="xy"))[None], persistent=False)
 
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, emb: torch.Tensor) -> torch.Tensor:
         """x_t (B, 3, S, S) in [-1, 1] space, t (B,), emb (B, D) (zeros = unconditional) -> predicted noise."""
         ctx = self.context(emb).view(len(emb), self.config.context_tokens, self.config.embed_dim)
-        if self.config.coord_channels:
-            x_t = torch.cat([x_t, self.coords.to(x_t.dtype).expand(len(x_t), -1, -1, -1)], 1)
         x_t = x_t.contiguous(memory_format=torch.channels_last)
         return self.unet(x_t, t, encoder_hidden_states=ctx, class_labels=emb).sample
 

@@ -7,6 +7,11 @@
     pipe.text_diff(image, "a red circle", "a blue circle")   # move along the text difference
 
 Samplers are diffusers schedulers: DDIM or DPM-Solver++ (`scheduler="ddim" | "dpm"`).
+
+The decoder can be a pair of expert denoisers (eDiff-I, Balaji et al., 2022): `decoder` denoises the
+high-noise steps, where the layout (position, size) is decided, and `decoder_detail` takes over below the
+timestep `decoder_switch`, where shapes are drawn. Each is a complete decoder of the same size, so a
+step costs the same either way.
 """
 from __future__ import annotations
 
@@ -67,12 +72,19 @@ class UnclipSettings:
     upsampler_strength: float = 0.5
     scheduler: str = "dpm"
     candidates: int = 2  # prior samples per image; keep the one closest to the text (as the paper)
+    # timesteps t < decoder_switch go to the detail expert when the pipeline has one (0: the layout expert alone;
+    # 1000: the detail expert alone).
+    # 600 kept every attribute of 97.7 % of variations of 32 val images (position 99 %, shape 98 %); 1000 (the
+    # detail expert alone) kept position 12 %, 0 (the layout expert alone) kept shape 36 %
+    decoder_switch: int = 600
 
     def validate(self) -> "UnclipSettings":
         check_range("prior_guidance_scale", self.prior_guidance_scale, 0.0, 50.0)
         check_range("decoder_guidance_scale", self.decoder_guidance_scale, 0.0, 50.0)
         if not 0.0 < self.upsampler_strength <= 1.0:
             raise InputError(f"upsampler_strength must be in (0, 1], got {self.upsampler_strength}")
+        if not 0 <= self.decoder_switch <= 1000:
+            raise InputError(f"decoder_switch must be a timestep in [0, 1000], got {self.decoder_switch}")
         for k in ("prior_steps", "decoder_steps", "upsampler_steps", "candidates"):
             check_count(k, getattr(self, k))
         if self.scheduler not in SCHEDULERS:
@@ -85,23 +97,32 @@ def _guided(model_out_cond: torch.Tensor, model_out_uncond: torch.Tensor, scale:
 
 
 class UnclipPipeline:
-    def __init__(self, clip: ClipSpace, prior: DiffusionPrior | ARPrior, decoder: Decoder, upsampler: Upsampler | None = None):
+    def __init__(self, clip: ClipSpace, prior: DiffusionPrior | ARPrior, decoder: Decoder, upsampler: Upsampler | None = None,
+                 decoder_detail: Decoder | None = None):
         self.clip, self.prior, self.decoder = clip.eval(), prior.eval(), decoder.eval()
         self.upsampler = upsampler.eval() if upsampler is not None else None
+        self.decoder_detail = decoder_detail.eval() if decoder_detail is not None else None
+        if decoder_detail is not None:
+            a, b = decoder.config, decoder_detail.config
+            if (a.size, a.prediction_type, a.train_timesteps, a.embed_dim) != (b.size, b.prediction_type, b.train_timesteps, b.embed_dim):
+                raise ValueError("decoder and decoder_detail must share size, prediction_type, train_timesteps and embed_dim")
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, clip: str = "clip", prior: str = "prior") -> "UnclipPipeline":
         """prior="prior" (diffusion, the default) or "prior-ar" (the autoregressive baseline)."""
         prior_cls = ARPrior if prior == "prior-ar" else DiffusionPrior
-        try:
-            up = Upsampler.from_pretrained(component_path(path, "upsampler"))
-        except FileNotFoundError:
-            up = None
+        def optional(model_cls, name):
+            try:
+                return model_cls.from_pretrained(component_path(path, name))
+            except FileNotFoundError:
+                return None
+
         return cls(
             ClipSpace.from_pretrained(component_path(path, clip)),
             prior_cls.from_pretrained(component_path(path, prior)),
             Decoder.from_pretrained(component_path(path, "decoder")),
-            up,
+            optional(Upsampler, "upsampler"),
+            optional(Decoder, "decoder-detail"),
         )
 
     def save_pretrained(self, path: str | os.PathLike) -> None:
@@ -113,6 +134,9 @@ class UnclipPipeline:
         if self.upsampler is not None:
             self.upsampler.save_pretrained(os.path.join(path, "upsampler"))
             parts["upsampler"] = "Upsampler"
+        if self.decoder_detail is not None:
+            self.decoder_detail.save_pretrained(os.path.join(path, "decoder-detail"))
+            parts["decoder-detail"] = "Decoder"
         write_model_index(path, "unclip", parts)
 
     # -- text side ---------------------------------------------------------------------------
@@ -179,11 +203,12 @@ class UnclipPipeline:
         x = torch.stack([torch.randn(3, size, size, generator=g) for g in gens])
         null = torch.zeros_like(img_emb)
         for i, t in enumerate(sched.timesteps):
+            decoder = self.decoder_detail if self.decoder_detail is not None and t < s.decoder_switch else self.decoder
             if s.decoder_guidance_scale != 1.0:  # conditional and unconditional in one batch
-                both = self.decoder(torch.cat([x, x]), t.expand(2 * n), torch.cat([img_emb, null]))
+                both = decoder(torch.cat([x, x]), t.expand(2 * n), torch.cat([img_emb, null]))
                 eps = _guided(both[:n], both[n:], s.decoder_guidance_scale)
             else:
-                eps = self.decoder(x, t.expand(n), img_emb)
+                eps = decoder(x, t.expand(n), img_emb)
             x = sched.step(eps, t, x).prev_sample
             if callback is not None:
                 callback(StepInfo(step=i + 1, total=s.decoder_steps, stage="decoder"))
