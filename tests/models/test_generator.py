@@ -42,3 +42,42 @@ def test_synthesis_is_differentiable_in_the_object_position():
     g.synthesize(w).sum().backward()
     x_grad = w.grad[0, BG_DIM + 10 : BG_DIM + 12]
     assert torch.isfinite(w.grad).all() and x_grad.abs().sum() > 0
+
+
+def test_project_keeps_real_codes_and_makes_any_code_a_scene():
+    from clipspace.models.generator import PRESENCE, RGB, SHAPE, SIZE, SLOTS, X, project
+    from clipspace.world.datasets import scene_at
+    from clipspace.world.scene import COLORS
+
+    real = torch.tensor(np.stack([scene_to_w(scene_at("val", i)) for i in range(200)]))
+    torch.testing.assert_close(project(real), real)  # a scene code is its own projection
+    w = real + 0.3 * torch.randn(real.shape, generator=torch.Generator().manual_seed(0))
+    p = project(w)
+    torch.testing.assert_close(project(p), p)
+    assert (p[:, :BG_DIM].sum(1) == 1).all() and set(p[:, :BG_DIM].unique().tolist()) == {0.0, 1.0}
+    slots = p[:, BG_DIM:].view(len(p), SLOTS, SLOT_DIM)
+    present = slots[:, :, PRESENCE] == 1
+    assert present.any(1).all() and ((slots[:, :, PRESENCE] == 0) | present).all()  # 1 or 2 objects, presence 0/1
+    assert (slots[~present] == 0).all()  # absent slots are zero, as scene_to_w writes them
+    on = slots[present]
+    assert (on[:, SHAPE].sum(1) == 1).all() and (on[:, SHAPE].max(1).values == 1).all()
+    palette = torch.tensor(list(COLORS.values()), dtype=torch.float32) / 255
+    assert ((on[:, None, RGB] - palette).abs().amax(-1).min(1).values <= 10 / 255 + 1e-5).all()  # within the colour jitter
+    s = on[:, SIZE] * 64
+    assert (((s >= 14 - 1e-4) & (s <= 18 + 1e-4)) | ((s >= 24 - 1e-4) & (s <= 30 + 1e-4))).all()
+    cx = (on[:, X] + 1) * 32
+    assert (((cx - 16).abs() <= 3 + 1e-4) | ((cx - 32).abs() <= 3 + 1e-4) | ((cx - 48).abs() <= 3 + 1e-4)).all()
+
+
+def test_snapped_latent_space_draws_projected_codes_and_passes_gradients():
+    from clipspace.models.generator import project
+    from clipspace.search.latents import LatentSpace
+
+    gen = tiny_generator()
+    x = gen.sample_w(4, torch.Generator().manual_seed(1)) + 0.2
+    x.requires_grad_(True)
+    space = LatentSpace(gen, "w", snap=True)
+    images = space.images(x)
+    torch.testing.assert_close(images, gen.synthesize(project(x.detach())))
+    images.mean().backward()  # straight through: Adam still moves x
+    assert x.grad is not None and x.grad.abs().sum() > 0

@@ -20,6 +20,7 @@ CAPTION_METHODS = ("glass", "prefix")
 
 
 # options the methods share across commands, defined once
+SNAP = typer.Option(False, "--snap/--no-snap", help="glass: draw each candidate as its nearest scene code.")
 TEMPERATURE = typer.Option(0.8, "--temperature", help="flow: sampling temperature of the base space.")
 TEXT_CONDITION = typer.Option("aligned", "--text-condition", help="flow: aligned (text -> image embedding) or direct.")
 GUIDANCE_SCALE = typer.Option(3.0, "--guidance-scale", help="unclip: decoder classifier-free guidance.")
@@ -118,7 +119,7 @@ def _settings(method: str, o: dict) -> dict:
     if method == "glass":
         from ..pipelines.glass import GlassSettings
 
-        keys = ("optimizer", "generations", "population", "latent", "psi", "aug")
+        keys = ("optimizer", "generations", "population", "latent", "psi", "aug", "snap")
         GlassSettings(**{k: o[k] for k in keys}).validate()
         return {k: o[k] for k in keys}
     if method == "flow":
@@ -160,6 +161,7 @@ def generate(
     latent: str = typer.Option("w", "--latent", help="glass: z, w or w+."),
     psi: float = typer.Option(1.0, "--psi", help="glass: truncation of the initial population (1 = none)."),
     aug: int = typer.Option(0, "--aug", help="glass: AugCLIP views per candidate (0 = off)."),
+    snap: bool = SNAP,
     temperature: float = TEMPERATURE,
     text_condition: str = TEXT_CONDITION,
     guidance_scale: float = GUIDANCE_SCALE,
@@ -180,7 +182,7 @@ def generate(
         raise InputError(f"--method must be one of {', '.join(GENERATE_METHODS)}, got {method!r}")
     prompts = _read_prompts(prompt, prompts_file)
     settings = _settings(method, dict(
-        optimizer=optimizer, generations=generations, population=population, latent=latent, psi=psi, aug=aug,
+        optimizer=optimizer, generations=generations, population=population, latent=latent, psi=psi, aug=aug, snap=snap,
         temperature=temperature, text_condition=text_condition, guidance_scale=guidance_scale,
         prior_guidance_scale=prior_guidance_scale, steps=steps, prior_steps=prior_steps, scheduler=scheduler, upsampler_strength=upsampler_strength, decoder_switch=decoder_switch,
     ))
@@ -214,6 +216,7 @@ def variations(
     latent: str = typer.Option("w", "--latent"),
     psi: float = typer.Option(1.0, "--psi"),
     aug: int = typer.Option(0, "--aug"),
+    snap: bool = SNAP,
     temperature: float = TEMPERATURE,
     text_condition: str = TEXT_CONDITION,
     guidance_scale: float = GUIDANCE_SCALE,
@@ -238,7 +241,7 @@ def variations(
     if method not in GENERATE_METHODS:
         raise InputError(f"--method must be one of {', '.join(GENERATE_METHODS)}, got {method!r}")
     settings = _settings(method, dict(
-        optimizer=optimizer, generations=generations, population=population, latent=latent, psi=psi, aug=aug,
+        optimizer=optimizer, generations=generations, population=population, latent=latent, psi=psi, aug=aug, snap=snap,
         temperature=temperature, text_condition=text_condition, guidance_scale=guidance_scale,
         prior_guidance_scale=prior_guidance_scale, steps=steps, prior_steps=prior_steps, scheduler=scheduler, upsampler_strength=upsampler_strength, decoder_switch=decoder_switch,
     ))

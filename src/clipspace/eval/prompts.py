@@ -12,6 +12,7 @@ from ..world.captions import POSITION_PHRASES, SHAPE_WORDS, SIZE_WORDS, article_
 from ..world.scene import ALL_PAIRS, BACKGROUND_NAMES, POSITIONS, is_held_out
 
 SEED = 20261125
+DEV_SEED = 7  # dev_prompt_sets: the same kinds of prompt, drawn afresh, for choosing settings without touching SEED's
 
 
 def _object_phrase(color: str, shape: str, rng: np.random.Generator, extras: bool) -> str:
@@ -23,10 +24,10 @@ def _object_phrase(color: str, shape: str, rng: np.random.Generator, extras: boo
     return text
 
 
-def one_object_prompts(per_seen_pair: int = 2, per_held_out_pair: int = 6) -> dict[str, list[str]]:
+def one_object_prompts(per_seen_pair: int = 2, per_held_out_pair: int = 6, seed: int = SEED) -> dict[str, list[str]]:
     """Every color-shape pair, a bare prompt first, then ones with size/position/background words
     (held-out pairs more often, so that their rate is measured on 30 prompts, not 5)."""
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(seed)
     out = {"seen": [], "held_out": []}
     for color, shape in ALL_PAIRS:
         group = "held_out" if is_held_out(color, shape) else "seen"
@@ -42,8 +43,8 @@ def one_object_prompts(per_seen_pair: int = 2, per_held_out_pair: int = 6) -> di
     return out
 
 
-def two_object_prompts(n: int = 40) -> list[str]:
-    rng = np.random.default_rng(SEED + 1)
+def two_object_prompts(n: int = 40, seed: int = SEED) -> list[str]:
+    rng = np.random.default_rng(seed + 1)
     prompts = []
     relations = ("left of", "right of", "above", "below", "and")
     while len(prompts) < n:
@@ -57,6 +58,11 @@ def two_object_prompts(n: int = 40) -> list[str]:
     return prompts
 
 
-def prompt_sets() -> dict[str, list[str]]:
-    one = one_object_prompts()
-    return {"seen": one["seen"], "held_out": one["held_out"], "two_object": two_object_prompts()}
+def prompt_sets(seed: int = SEED) -> dict[str, list[str]]:
+    one = one_object_prompts(seed=seed)
+    return {"seen": one["seen"], "held_out": one["held_out"], "two_object": two_object_prompts(seed=seed)}
+
+
+def dev_prompt_sets() -> dict[str, list[str]]:
+    """Prompts of the same kinds as prompt_sets() from another seed: tune settings on these, report on those."""
+    return prompt_sets(DEV_SEED)

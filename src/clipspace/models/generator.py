@@ -34,7 +34,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..world.scene import BACKGROUND_NAMES, SHAPES, Scene
+from ..world.scene import (
+    BACKGROUND_NAMES,
+    CELL_CENTERS,
+    COLOR_JITTER,
+    COLORS,
+    JITTER,
+    SHAPES,
+    SIZES,
+    Scene,
+)
 from .modeling_utils import PretrainedMixin
 
 SLOTS = 2
@@ -58,6 +67,45 @@ def scene_to_w(scene: Scene) -> np.ndarray:
         slot[RGB] = np.asarray(o.rgb, np.float32) / 255
         slot[SIZE], slot[X], slot[Y] = o.s / 64, o.cx / 32 - 1, o.cy / 32 - 1
     return w
+
+
+def _snap(v: torch.Tensor, intervals: torch.Tensor) -> torch.Tensor:
+    """Each value of v (..., ) moved to the nearest point of a union of closed intervals (K, 2)."""
+    c = torch.minimum(torch.maximum(v[..., None], intervals[:, 0]), intervals[:, 1])  # (..., K)
+    return c.gather(-1, (c - v[..., None]).abs().argmin(-1, keepdim=True))[..., 0]
+
+
+# the world's parameter ranges in w's units (scene_to_w): where project() puts a code
+_RGB = torch.tensor(list(COLORS.values()), dtype=torch.float32) / 255  # (8, 3) palette
+_SIZE = torch.tensor(list(SIZES.values())) / 64
+_XY = torch.tensor([(c - JITTER, c + JITTER) for c in CELL_CENTERS]) / 32 - 1
+
+
+def project(w: torch.Tensor) -> torch.Tensor:
+    """The scene code nearest to w (..., W_DIM), field by field: background and shapes one-hot at their argmax;
+    a slot present if its presence is over 0.5 (the likeliest one at least), absent slots zeroed as scene_to_w
+    does; colour within the jitter of its nearest palette colour; size, x and y inside the world's ranges
+    (small or large; a grid cell's centre +- jitter). Overlaps are not resolved. Not differentiable: a search
+    uses it as a straight-through estimator."""
+    shape = w.shape
+    w = w.reshape(-1, W_DIM)
+    out = torch.zeros_like(w)
+    out[:, :BG_DIM] = F.one_hot(w[:, :BG_DIM].argmax(-1), BG_DIM).to(w)
+    slots = w[:, BG_DIM:].reshape(len(w), SLOTS, SLOT_DIM)
+    present = slots[:, :, PRESENCE] > 0.5
+    present |= F.one_hot(slots[:, :, PRESENCE].argmax(-1), SLOTS).bool()
+    snapped = torch.zeros_like(slots)
+    snapped[:, :, PRESENCE] = 1
+    snapped[:, :, SHAPE] = F.one_hot(slots[:, :, SHAPE].argmax(-1), len(SHAPES)).to(w)
+    palette = _RGB.to(w)
+    base = palette[torch.cdist(slots[:, :, RGB].reshape(-1, 3), palette).argmin(-1)].view(len(w), SLOTS, 3)
+    jitter = COLOR_JITTER / 255
+    snapped[:, :, RGB] = torch.minimum(torch.maximum(slots[:, :, RGB], base - jitter), base + jitter).clamp(0, 1)
+    snapped[:, :, SIZE] = _snap(slots[:, :, SIZE], _SIZE.to(w))
+    snapped[:, :, X] = _snap(slots[:, :, X], _XY.to(w))
+    snapped[:, :, Y] = _snap(slots[:, :, Y], _XY.to(w))
+    out[:, BG_DIM:] = (snapped * present[..., None]).flatten(1)
+    return out.view(shape)
 
 
 @dataclass

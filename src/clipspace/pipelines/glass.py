@@ -56,6 +56,7 @@ class GlassSettings:
     latent: str = "w"
     psi: float = 1.0
     aug: int = 0  # AugCLIP views per candidate (0 = off)
+    snap: bool = False  # draw each candidate as its nearest scene code (LatentSpace.snap)
     sigma: float = 0.5
     lr: float = 0.05
     negative_weight: float = 0.5
@@ -137,7 +138,7 @@ class GlassPipeline:
         base_seed = seed_for(seed, generator)
         # 2. encode the target
         target = ClipTarget.build(self.clip, prompts, prompt_weights, negatives, settings.negative_weight, images_in)
-        space = LatentSpace(self.generator, settings.latent, settings.psi)
+        space = LatentSpace(self.generator, settings.latent, settings.psi, settings.snap)
         search = SearchConfig(settings.optimizer, settings.generations, settings.population, settings.sigma, settings.lr)
         # 3. search, one run per image
         out_images, scores, history, seeds, fronts, evaluations = [], [], [], [], [], []

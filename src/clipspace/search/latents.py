@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..models.generator import Generator
+from ..models.generator import Generator, project
 
 LATENT_SPACES = ("z", "w", "w+")
 
@@ -16,6 +16,9 @@ class LatentSpace:
     generator: Generator
     name: str = "w"
     psi: float = 1.0
+    # draw every candidate as the scene code nearest to it (models.generator.project), a straight-through estimator
+    # for Adam: the search cannot win CLIP over with blends the generator never saw (half a star, half a square)
+    snap: bool = False
 
     def __post_init__(self):
         if self.name not in LATENT_SPACES:
@@ -51,11 +54,12 @@ class LatentSpace:
         """(B, n_var) -> (B, num_ws, w_dim), differentiable (except z's cluster choice)."""
         g = self.generator
         if self.name == "z":
-            w = g.mapping(x, self.psi)
-            return w[:, None].expand(-1, g.num_ws, -1)
-        if self.name == "w":
-            return x[:, None].expand(-1, g.num_ws, -1)
-        return x.view(len(x), g.num_ws, g.w_dim)
+            ws = g.mapping(x, self.psi)[:, None].expand(-1, g.num_ws, -1)
+        elif self.name == "w":
+            ws = x[:, None].expand(-1, g.num_ws, -1)
+        else:
+            ws = x.view(len(x), g.num_ws, g.w_dim)
+        return ws + (project(ws) - ws).detach() if self.snap else ws
 
     def images(self, x: torch.Tensor) -> torch.Tensor:
         return self.generator.synthesize(self.to_ws(x))
