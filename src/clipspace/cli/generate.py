@@ -20,8 +20,8 @@ CAPTION_METHODS = ("glass", "prefix")
 
 
 # options the methods share across commands, defined once
-SNAP = typer.Option(False, "--snap/--no-snap", help="glass: draw each candidate as its nearest scene code.")
-TEMPERATURE = typer.Option(0.8, "--temperature", help="flow: sampling temperature of the base space.")
+SNAP = typer.Option(None, "--snap/--no-snap", help="glass, flow: draw each latent as its nearest scene code (default: glass off, flow on).")
+TEMPERATURE = typer.Option(0.5, "--temperature", help="flow: sampling temperature of the base space (0.5 chosen on dev_prompt_sets).")
 TEXT_CONDITION = typer.Option("aligned", "--text-condition", help="flow: aligned (text -> image embedding) or direct.")
 GUIDANCE_SCALE = typer.Option(3.0, "--guidance-scale", help="unclip: decoder classifier-free guidance.")
 PRIOR_GUIDANCE_SCALE = typer.Option(4.0, "--prior-guidance-scale", help="unclip: prior classifier-free guidance.")
@@ -120,8 +120,9 @@ def _settings(method: str, o: dict) -> dict:
         from ..pipelines.glass import GlassSettings
 
         keys = ("optimizer", "generations", "population", "latent", "psi", "aug", "snap")
-        GlassSettings(**{k: o[k] for k in keys}).validate()
-        return {k: o[k] for k in keys}
+        s = {k: o[k] for k in keys if o.get(k) is not None}
+        GlassSettings(**s).validate()
+        return s
     if method == "flow":
         from ..pipelines.flow import TEXT_CONDITIONS
 
@@ -131,7 +132,7 @@ def _settings(method: str, o: dict) -> dict:
             raise InputError(f"--psi must be in (0, 2], got {o['psi']}")
         if o["text_condition"] not in TEXT_CONDITIONS:
             raise InputError(f"--text-condition must be one of {', '.join(TEXT_CONDITIONS)}, got {o['text_condition']!r}")
-        return {k: o[k] for k in ("temperature", "psi", "text_condition")}
+        return {k: o[k] for k in ("temperature", "psi", "text_condition", "snap") if o.get(k) is not None}
     if method == "unclip":
         from ..pipelines.unclip import UnclipSettings
 
@@ -161,7 +162,7 @@ def generate(
     latent: str = typer.Option("w", "--latent", help="glass: z, w or w+."),
     psi: float = typer.Option(1.0, "--psi", help="glass: truncation of the initial population (1 = none)."),
     aug: int = typer.Option(0, "--aug", help="glass: AugCLIP views per candidate (0 = off)."),
-    snap: bool = SNAP,
+    snap: Optional[bool] = SNAP,
     temperature: float = TEMPERATURE,
     text_condition: str = TEXT_CONDITION,
     guidance_scale: float = GUIDANCE_SCALE,
@@ -216,7 +217,7 @@ def variations(
     latent: str = typer.Option("w", "--latent"),
     psi: float = typer.Option(1.0, "--psi"),
     aug: int = typer.Option(0, "--aug"),
-    snap: bool = SNAP,
+    snap: Optional[bool] = SNAP,
     temperature: float = TEMPERATURE,
     text_condition: str = TEXT_CONDITION,
     guidance_scale: float = GUIDANCE_SCALE,
@@ -338,6 +339,7 @@ def interpolate(
     temperature: float = TEMPERATURE,
     psi: float = typer.Option(1.0, "--psi", help="flow: truncation toward the average w (1 = none)."),
     text_condition: str = TEXT_CONDITION,
+    snap: Optional[bool] = SNAP,
     guidance_scale: float = GUIDANCE_SCALE,
     prior_guidance_scale: float = PRIOR_GUIDANCE_SCALE,
     decoder_steps: int = typer.Option(10, "--decoder-steps", help="unclip: decoder sampling steps."),
@@ -359,7 +361,7 @@ def interpolate(
         if is_text(x):
             check_prompts(x)
     settings = _settings(method, dict(
-        temperature=temperature, psi=psi, text_condition=text_condition, guidance_scale=guidance_scale,
+        temperature=temperature, psi=psi, text_condition=text_condition, snap=snap, guidance_scale=guidance_scale,
         prior_guidance_scale=prior_guidance_scale, steps=decoder_steps, prior_steps=prior_steps, scheduler=scheduler, upsampler_strength=upsampler_strength, decoder_switch=decoder_switch,
     ))
     pipe = _pipeline(method, clip)

@@ -5,7 +5,7 @@ text -> image-embedding aligner; image prompts give variations; edits move the c
 text difference while keeping the flow's base code.
 
     pipe = FlowPipeline.from_pretrained()
-    out = pipe("a big blue star", num_images=4, seed=0, temperature=0.8)
+    out = pipe("a big blue star", num_images=4, seed=0, temperature=0.5)
     pipe.edit(image, source="a red circle", target="a blue circle")
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from ..io import InputError, tensor_to_pil
 from ..models.clip import ClipSpace
 from ..models.flow import ClipFlow, WRegressor
-from ..models.generator import Generator
+from ..models.generator import Generator, project
 from .common import (
     check_count,
     check_prompts,
@@ -79,6 +79,14 @@ class FlowPipeline:
             e = e - negative_weight * n.mean(0, keepdim=True)
         return F.normalize(e, dim=-1)
 
+    def _draw(self, w: torch.Tensor, psi: float = 1.0, snap: bool = True) -> torch.Tensor:
+        """Images of flow codes: truncated toward w_avg by psi, then (snap) moved to the nearest scene code. The
+        flow's density is continuous over codes whose shape and background parts are one-hot: its samples blend
+        them (a square a little star) and the generator never saw such codes."""
+        if psi != 1.0:
+            w = self.generator.truncate(w, psi)
+        return self.generator.synthesize(project(w) if snap else w)
+
     def _sample_w(self, e: torch.Tensor, gens: list[torch.Generator], temperature: float, use_baseline: bool) -> torch.Tensor:
         if use_baseline:
             if self.baseline is None:
@@ -98,11 +106,12 @@ class FlowPipeline:
         seed: int | None = 0,
         generator: torch.Generator | None = None,
         callback=None,
-        temperature: float = 0.8,
+        temperature: float = 0.5,
         psi: float = 1.0,
         text_condition: str = "aligned",
         negative_weight: float = 0.3,
         baseline: bool = False,
+        snap: bool = True,
         **unused,
     ) -> ImageOutput:
         # 1. check inputs
@@ -120,10 +129,8 @@ class FlowPipeline:
         e = self.condition(prompts, negatives, images_in, text_condition, negative_weight)
         # 3. sample w given e, one generator per image
         w = self._sample_w(e, per_image_generators(base_seed, num_images), temperature, baseline)
-        if psi != 1.0:
-            w = self.generator.truncate(w, psi)
         # 4. decode
-        images = self.generator.synthesize(w)
+        images = self._draw(w, psi, snap)
         if callback is not None:
             from ..progress import StepInfo
 
@@ -133,10 +140,10 @@ class FlowPipeline:
         seeds = [base_seed + i for i in range(num_images)]
         label = " | ".join(prompts)
         return ImageOutput([tensor_to_pil(x) for x in images], scores, [label] * num_images, seeds,
-                           extras={"temperature": temperature, "psi": psi, "text_condition": text_condition, "baseline": baseline})
+                           extras={"temperature": temperature, "psi": psi, "text_condition": text_condition, "baseline": baseline, "snap": snap})
 
     @torch.no_grad()
-    def edit(self, image, source: str, target: str, *, alpha: float = 1.0, text_condition: str = "aligned") -> ImageOutput:
+    def edit(self, image, source: str, target: str, *, alpha: float = 1.0, text_condition: str = "aligned", snap: bool = True) -> ImageOutput:
         """Invert the image (encoder -> w; flow -> z under its CLIP embedding) and decode z under
         e + alpha * (target - source): "a red circle" -> "a blue circle" recolours the circle."""
         check_text_condition(text_condition)
@@ -151,13 +158,13 @@ class FlowPipeline:
         if text_condition == "aligned":
             t = self.flow.align_text(t)
         e_new = F.normalize(e + alpha * (t[1] - t[0]), dim=-1)
-        out = self.generator.synthesize(self.flow.edit(w, e, e_new))
+        out = self._draw(self.flow.edit(w, e, e_new), snap=snap)
         scores = (self.clip.encode_image(out) @ self.clip.encode_text([target])[0]).tolist()
         return ImageOutput([tensor_to_pil(x) for x in out], scores, [target] * len(out), [0] * len(out), extras={"alpha": alpha})
 
     @torch.no_grad()
-    def interpolate(self, a, b, *, steps: int = 8, seed: int = 0, temperature: float = 0.8, psi: float = 1.0,
-                    text_condition: str = "aligned") -> ImageOutput:
+    def interpolate(self, a, b, *, steps: int = 8, seed: int = 0, temperature: float = 0.5, psi: float = 1.0,
+                    text_condition: str = "aligned", snap: bool = True) -> ImageOutput:
         """Images along the slerp between two conditions (text or image), with the flow's base code fixed."""
         check_count("steps", steps, 2)
         check_range("temperature", temperature, 0.0, 2.0)
@@ -166,12 +173,9 @@ class FlowPipeline:
         ea, eb = (self._endpoint(x, text_condition) for x in (a, b))
         z = torch.randn(1, self.flow.config.w_dim, generator=torch.Generator().manual_seed(seed)) * temperature
         es = torch.cat([slerp(ea, eb, i / (steps - 1)) for i in range(steps)])
-        w = self.flow.decode(z.expand(steps, -1), es)
-        if psi != 1.0:
-            w = self.generator.truncate(w, psi)
-        images = self.generator.synthesize(w)
+        images = self._draw(self.flow.decode(z.expand(steps, -1), es), psi, snap)
         return ImageOutput([tensor_to_pil(x) for x in images], [float("nan")] * steps, [""] * steps, [seed] * steps,
-                           extras={"temperature": temperature, "psi": psi, "text_condition": text_condition})
+                           extras={"temperature": temperature, "psi": psi, "text_condition": text_condition, "snap": snap})
 
     def _endpoint(self, x, text_condition: str) -> torch.Tensor:
         if is_text(x):
