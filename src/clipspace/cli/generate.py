@@ -22,7 +22,7 @@ CAPTION_METHODS = ("glass", "prefix")
 # options the methods share across commands, defined once
 SNAP = typer.Option(None, "--snap/--no-snap", help="glass, flow: draw each latent as its nearest scene code (default: glass off, flow on).")
 TEMPERATURE = typer.Option(0.5, "--temperature", help="flow: sampling temperature of the base space (0.5 chosen on dev_prompt_sets).")
-TEXT_CONDITION = typer.Option("aligned", "--text-condition", help="flow: aligned (text -> image embedding) or direct.")
+TEXT_CONDITION = typer.Option("direct", "--text-condition", help="flow: direct (the text embedding, chosen on dev_prompt_sets) or aligned (text -> image embedding first).")
 GUIDANCE_SCALE = typer.Option(3.0, "--guidance-scale", help="unclip: decoder classifier-free guidance.")
 PRIOR_GUIDANCE_SCALE = typer.Option(4.0, "--prior-guidance-scale", help="unclip: prior classifier-free guidance.")
 PRIOR_STEPS = typer.Option(10, "--prior-steps", help="unclip: prior sampling steps.")

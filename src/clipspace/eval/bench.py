@@ -83,6 +83,31 @@ def bench_glass() -> dict[str, float]:
     return {"glass_search_overhead": r["overhead"], "glass_seconds_per_search_24x32": r["search_seconds"]}
 
 
+@torch.no_grad()
+def bench_flow(batch: int = 64) -> dict[str, float]:
+    """CLIP-Flow milliseconds per image at batch 64 (text encoding, aligner, flow, snap, synthesis, PIL images)
+    beside one generator forward at the same batch (issue 7's goal: at most 1.5x), and with the outputs' CLIP
+    scores, which cost more than all the rest."""
+    from .. import load_pipeline
+
+    pipe = load_pipeline("flow")
+    w = pipe.generator.sample_w(batch, torch.Generator().manual_seed(0))
+    flow_ms = 1000 / _rate(lambda: pipe("a red circle", num_images=batch, clip_scores=False), batch)
+    scored_ms = 1000 / _rate(lambda: pipe("a red circle", num_images=batch), batch)
+    gen_ms = 1000 / _rate(lambda: pipe.generator.synthesize(w), batch)
+    return {"flow_ms_per_image_batch64": flow_ms, "flow_with_clip_scores_ms_per_image_batch64": scored_ms,
+            "generator_ms_per_image_batch64": gen_ms, "flow_over_generator": flow_ms / gen_ms}
+
+
+@torch.no_grad()
+def bench_unclip(batch: int = 16) -> dict[str, float]:
+    """unCLIP milliseconds per image at batch 16 with the default settings (issue 8's goal: at most 150)."""
+    from .. import load_pipeline
+
+    pipe = load_pipeline("unclip")
+    return {"unclip_ms_per_image_batch16": 1000 / _rate(lambda: pipe("a red circle", num_images=batch), batch, min_time=5.0)}
+
+
 def run_bench(threads: int = 2) -> dict[str, float]:
     from ..zoo import list_models
 
@@ -101,4 +126,8 @@ def run_bench(threads: int = 2) -> dict[str, float]:
             out |= bench_glass()
     if "caption-lm" in models:
         out |= bench_caption_lm()
+    if {"flow", "generator", "clip"} <= set(models):
+        out |= bench_flow()
+    if {"prior", "decoder", "clip"} <= set(models):
+        out |= bench_unclip()
     return {k: round(v, 3 if abs(v) < 10 else 1) for k, v in out.items()}

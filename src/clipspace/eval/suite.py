@@ -62,7 +62,7 @@ def _method(method: str, n: int) -> dict:
     generate = lambda p, num, seed: pipe(p, num_images=num, seed=seed).images  # noqa: E731
     out = {"text_to_image": text_to_image_report(pipe, sets, num_images=2), "diversity": diversity_entropy(generate)}
     if method == "flow":
-        out["text_to_image_direct"] = text_to_image_report(pipe, sets, num_images=2, text_condition="direct")
+        out["text_to_image_aligned"] = text_to_image_report(pipe, sets, num_images=2, text_condition="aligned")
         out["text_to_image_mlp_baseline"] = text_to_image_report(pipe, sets, num_images=2, baseline=True)
         out["variations"] = variation_report(lambda x, num, seed: pipe(image=x, num_images=num, seed=seed).images, n=k)
         out["edits"] = edit_report(lambda x, src, tgt, seed: pipe.edit(x, src, tgt).images[0], n=k)
