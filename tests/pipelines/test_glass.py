@@ -35,7 +35,8 @@ def test_text_to_image_shapes_scores_and_seeds(pipe):
 @pytest.mark.parametrize("latent", ["z", "w", "w+"])
 def test_every_optimizer_and_latent_improves_fitness(pipe, optimizer, latent):
     steps = []
-    out = pipe("a blue star", optimizer=optimizer, latent=latent, generations=6, population=8, callback=steps.append)
+    # snap off: the tiny random generator's snapped fitness is flat over most steps of 8 candidates
+    out = pipe("a blue star", optimizer=optimizer, latent=latent, generations=6, population=8, snap=False, callback=steps.append)
     assert [s.step for s in steps] == list(range(1, 7)) and steps[-1].total == 6
     h = out.history[0]
     assert h[-1] > h[0]  # better than the initial population's best (history[0])

@@ -20,7 +20,7 @@ CAPTION_METHODS = ("glass", "prefix")
 
 
 # options the methods share across commands, defined once
-SNAP = typer.Option(None, "--snap/--no-snap", help="glass, flow: draw each latent as its nearest scene code (default: glass off, flow on).")
+SNAP = typer.Option(None, "--snap/--no-snap", help="glass, flow: draw each latent as its nearest scene code (default on).")
 TEMPERATURE = typer.Option(0.5, "--temperature", help="flow: sampling temperature of the base space (0.5 chosen on dev_prompt_sets).")
 TEXT_CONDITION = typer.Option("direct", "--text-condition", help="flow: direct (the text embedding, chosen on dev_prompt_sets) or aligned (text -> image embedding first).")
 GUIDANCE_SCALE = typer.Option(3.0, "--guidance-scale", help="unclip: decoder classifier-free guidance.")
