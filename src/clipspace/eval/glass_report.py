@@ -131,7 +131,7 @@ def caption_report(pipe, n: int = 500, decoders: tuple[str, ...] = ("guided", "g
 
 @torch.no_grad()
 def search_overhead(pipe, generations: int = 24, population: int = 32, seed: int = 0, repeats: int = 3) -> dict:
-    """Wall time of a CMA-ES search over `generations` x `population` candidates divided by the wall time of
+    """Wall time of a default search (GA) over `generations` x `population` candidates divided by the wall time of
     the same number of raw generator + CLIP forwards at the same batch size."""
     g = torch.Generator().manual_seed(seed)
     gen, clip = pipe.generator, pipe.clip

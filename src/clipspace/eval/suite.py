@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import torch
 
@@ -42,7 +43,31 @@ def _generator(n: int) -> dict:
     return {f"psi={psi}": generator_report(gen, n=min(n * 2, 10_000), psi=psi) for psi in (1.0, 0.7)}
 
 
-def _method(method: str, n: int) -> dict:
+def _strips(pipe, method: str, report_dir: str) -> dict:
+    """Image strips for the report: interpolation between two prompts, and a text diff (unCLIP) or a
+    flow edit of one test image (a red circle -> a blue circle, where the test split has one)."""
+    from ..io import make_grid
+    from .method_report import one_object_images
+
+    os.makedirs(report_dir, exist_ok=True)
+    files = {}
+    strip = pipe.interpolate("a red circle on the left", "a large blue star at the bottom right", steps=8, seed=0)
+    files["interpolation"] = os.path.join(report_dir, f"{method}_interpolation.png")
+    make_grid(strip.images, cols=8).save(files["interpolation"])
+    images, scenes = one_object_images(50)
+    i = next((k for k, sc in enumerate(scenes) if sc.objects[0].shape == "circle"), 0)
+    o = scenes[i].objects[0]
+    source, target = f"a {o.color} circle", f"a {'blue' if o.color != 'blue' else 'red'} circle"
+    if method == "unclip":
+        edits = pipe.text_diff(images[i : i + 1], source, target, alphas=(0.0, 0.25, 0.5, 0.75, 1.0, 1.25)).images
+    else:
+        edits = [pipe.edit(images[i : i + 1], source, target, alpha=a).images[0] for a in (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)]
+    files["text_diff"] = os.path.join(report_dir, f"{method}_text_diff.png")
+    make_grid(edits, cols=len(edits)).save(files["text_diff"])
+    return {"strips": files, "text_diff_prompts": [source, target], "text_diff_alphas": [0.0, 0.25, 0.5, 0.75, 1.0, 1.25]}
+
+
+def _method(method: str, n: int, report_dir: str | None = None) -> dict:
     """Text -> image on the fixed prompt sets, plus what the method's issue asks: variations, edits or
     text diffs, the spread over free attributes, and time per image (see eval/method_report.py)."""
     from .. import load_pipeline
@@ -78,13 +103,14 @@ def _method(method: str, n: int) -> dict:
             ar = load_pipeline("unclip", prior="prior-ar")
             out["text_to_image_ar_prior"] = text_to_image_report(ar, sets, num_images=2)
             out["ar_prior_seconds_per_image_batch16"] = seconds_per_image(lambda: ar("a red circle", num_images=16), 16)
-    elif method == "glass":
+    if report_dir and method in ("unclip", "flow"):
+        out |= _strips(pipe, method, report_dir)
+    if method == "glass":
         out["variations"] = variation_report(lambda x, num, seed: pipe(image=x, num_images=num, seed=seed).images, n=min(k, 25), num_images=2)
     return out
 
 
 def _glass_optimizers(n: int, report_dir: str | None) -> dict:
-    import os
 
     from .. import load_pipeline
     from .glass_report import optimizer_comparison
@@ -130,7 +156,7 @@ def run_one(what: str, n: int, report_dir: str | None = None) -> dict:
         return _glass_optimizers(n, report_dir)
     if what == "glass-caption":
         return _glass_caption(n)
-    return _method(what, n)
+    return _method(what, n, report_dir)
 
 
 def markdown(results: dict) -> str:
@@ -139,6 +165,8 @@ def markdown(results: dict) -> str:
     lines = ["# clipspace evaluation", ""]
     for name, res in results.items():
         lines += [f"## {name}", ""]
+        for label, path in (res.get("strips") or {}).items() if isinstance(res, dict) else ():
+            lines += [f"{label.replace('_', ' ')}: ![{label}]({os.path.basename(path)})", ""]
         if name == "oracle":
             lines += [markdown_table(res), ""]
         else:
