@@ -16,7 +16,7 @@ def _config_class(path: Path):
         from clipspace.train.oracle import OracleTrainConfig as C
     elif name.startswith("clip"):
         from clipspace.train.clip import ClipTrainConfig as C
-    elif name == "caption-lm":
+    elif name.startswith("caption-lm"):
         from clipspace.train.caption_lm import CaptionLMTrainConfig as C
     elif name == "generator":
         from clipspace.train.generator import GeneratorTrainConfig as C
@@ -59,5 +59,5 @@ def _model_classes(name: str):
 @pytest.mark.parametrize("path", CONFIGS, ids=[str(p.relative_to(p.parents[1])) if p.parent.name != "configs" else p.stem for p in CONFIGS])
 def test_model_sections_match_model_configs(path):
     raw = json.loads(path.read_text())
-    for key, cls in _model_classes(re.sub(r"-detail(-v\d*)?$", "", path.stem)):
+    for key, cls in _model_classes(re.sub(r"(-detail)?(-v\d*|-ft)?$", "", path.stem)):
         cls(**raw.get(key) or {})  # a misspelt key raises TypeError

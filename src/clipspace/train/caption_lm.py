@@ -38,6 +38,7 @@ class CaptionLMTrainConfig:
     eval_every: int = 500
     threads: int = 2
     model: dict | None = None  # CaptionLMConfig fields
+    init_from: str | None = None  # a fresh run starts from this model's weights (a fine-tune on a new schedule)
 
 
 def val_captions(n: int = VAL_CAPTIONS) -> list[str]:
@@ -78,6 +79,8 @@ def train(cfg: CaptionLMTrainConfig, resume: bool = False, callback=None) -> Cap
     sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps, min_lr_rate=0.0)
     state = run.track(model=lm.model, optimizer=opt, scheduler=sched)
     start = state["step"] if state else 0
+    if state is None and cfg.init_from:
+        lm.model.load_state_dict(CaptionLM.from_pretrained(cfg.init_from).model.state_dict())
     val = val_captions()
     style = CaptionStyle()
     lm.train()
