@@ -25,7 +25,7 @@ TEMPERATURE = typer.Option(0.5, "--temperature", help="flow: sampling temperatur
 TEXT_CONDITION = typer.Option("direct", "--text-condition", help="flow: direct (the text embedding, chosen on dev_prompt_sets) or aligned (text -> image embedding first).")
 GUIDANCE_SCALE = typer.Option(3.0, "--guidance-scale", help="unclip: decoder classifier-free guidance.")
 PRIOR_GUIDANCE_SCALE = typer.Option(4.0, "--prior-guidance-scale", help="unclip: prior classifier-free guidance.")
-PRIOR_STEPS = typer.Option(10, "--prior-steps", help="unclip: prior sampling steps.")
+PRIOR_STEPS = typer.Option(6, "--prior-steps", help="unclip: prior sampling steps.")
 UPSAMPLER_STRENGTH = typer.Option(0.5, "--upsampler-strength", help="unclip: how far the upsampler re-noises the bilinear image (0-1].")
 DECODER_SWITCH = typer.Option(600, "--decoder-switch", help="unclip: timestep below which the detail decoder takes over (0: never, 1000: from the start).")
 SCHEDULER = typer.Option("dpm", "--scheduler", help="unclip: dpm (DPM-Solver++) or ddim.")
@@ -167,7 +167,7 @@ def generate(
     text_condition: str = TEXT_CONDITION,
     guidance_scale: float = GUIDANCE_SCALE,
     prior_guidance_scale: float = PRIOR_GUIDANCE_SCALE,
-    steps: int = typer.Option(10, "--steps", help="unclip: decoder sampling steps."),
+    steps: int = typer.Option(9, "--steps", help="unclip: decoder sampling steps."),
     prior_steps: int = PRIOR_STEPS,
     upsampler_strength: float = UPSAMPLER_STRENGTH,
     decoder_switch: int = DECODER_SWITCH,
@@ -342,7 +342,7 @@ def interpolate(
     snap: Optional[bool] = SNAP,
     guidance_scale: float = GUIDANCE_SCALE,
     prior_guidance_scale: float = PRIOR_GUIDANCE_SCALE,
-    decoder_steps: int = typer.Option(10, "--decoder-steps", help="unclip: decoder sampling steps."),
+    decoder_steps: int = typer.Option(9, "--decoder-steps", help="unclip: decoder sampling steps."),
     prior_steps: int = PRIOR_STEPS,
     upsampler_strength: float = UPSAMPLER_STRENGTH,
     decoder_switch: int = DECODER_SWITCH,

@@ -28,6 +28,14 @@ def component_path(root: str | os.PathLike | None, name: str) -> Path:
         ) from None
 
 
+def optional_component(model_class, root: str | os.PathLike | None, name: str):
+    """A component that may be absent (a critic, a baseline, a detail decoder): the model, or None."""
+    try:
+        return model_class.from_pretrained(component_path(root, name))
+    except FileNotFoundError:
+        return None
+
+
 def write_model_index(path: str | os.PathLike, pipeline: str, components: dict[str, str]) -> None:
     Path(path).mkdir(parents=True, exist_ok=True)
     (Path(path) / "model_index.json").write_text(json.dumps({"pipeline": pipeline, **components}, indent=2) + "\n")

@@ -26,6 +26,7 @@ from .common import (
     component_path,
     image_prompt,
     is_text,
+    optional_component,
     per_image_generators,
     score_target,
     seed_for,
@@ -43,15 +44,11 @@ class FlowPipeline:
 
     @classmethod
     def from_pretrained(cls, path: str | os.PathLike | None = None, clip: str = "clip") -> "FlowPipeline":
-        try:
-            baseline = WRegressor.from_pretrained(component_path(path, "flow-baseline"))
-        except FileNotFoundError:
-            baseline = None
         return cls(
             Generator.from_pretrained(component_path(path, "generator")),
             ClipSpace.from_pretrained(component_path(path, clip)),
             ClipFlow.from_pretrained(component_path(path, "flow")),
-            baseline,
+            optional_component(WRegressor, path, "flow-baseline"),
         )
 
     def save_pretrained(self, path: str | os.PathLike) -> None:

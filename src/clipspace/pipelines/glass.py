@@ -37,6 +37,7 @@ from .common import (
     check_range,
     component_path,
     image_prompt,
+    optional_component,
     score_target,
     seed_for,
     write_model_index,
@@ -84,7 +85,7 @@ class GlassPipeline:
     def from_pretrained(cls, path: str | os.PathLike | None = None, clip: str = "clip") -> "GlassPipeline":
         """Components from a pipeline dir (generator/, clip/, critic/, caption-lm/) or from the zoo."""
         clip_model = ClipSpace.from_pretrained(component_path(path, clip))
-        gen, critic, lm = (_optional(cls_, path, name) for cls_, name in ((Generator, "generator"), (Critic, "critic"), (CaptionLM, "caption-lm")))
+        gen, critic, lm = (optional_component(cls_, path, name) for cls_, name in ((Generator, "generator"), (Critic, "critic"), (CaptionLM, "caption-lm")))
         if gen is None and lm is None:
             raise FileNotFoundError("glass needs zoo/generator (text -> image) or zoo/caption-lm (image -> text); neither is there")
         return cls(gen, clip_model, critic, lm)
@@ -196,9 +197,3 @@ class GlassPipeline:
         return TextOutput(captions, scores, history)
 
 
-def _optional(model_class, path, name: str):
-    """A component that may be absent (the critic, the caption model, the generator when only captioning)."""
-    try:
-        return model_class.from_pretrained(component_path(path, name))
-    except FileNotFoundError:
-        return None
