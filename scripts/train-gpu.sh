@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Train zoo models side by side on one CUDA GPU, each with a time limit (python3 must import clipspace).
-# Each run resumes its checkpoint if there is one. A run that hits its limit checkpoints runs/<name>/checkpoint.pt (the unCLIP trainers also export their EMA
-# so far); continue it anywhere with
+# Each run resumes its checkpoint if there is one. A run that hits its limit checkpoints runs/<name>/checkpoint.pt
+# (the unCLIP trainers also export their EMA so far); continue it anywhere with
 #   clipspace train <model> --config <config> --resume [--device cpu]
 # Usage: scripts/train-gpu.sh [LIMIT_SECONDS] [LOG_DIR] [MODEL=CONFIG ...]
 #   default runs: zoo/clip-eval and the four unCLIP models with configs/gpu/*.json
 #   e.g. scripts/train-gpu.sh 400 runs/gpu-logs decoder=configs/gpu/decoder.json clip=configs/gpu/clip-eval.json
-# Extra trainer options (e.g. DEVICE=cpu for a dry run on a machine without a GPU): TRAIN_ARGS="--device cpu".
+# Extra trainer options, e.g. a dry run on a machine without a GPU: TRAIN_ARGS="--device cpu".
 set -u
 LIMIT=${1:-420}
 LOGS=${2:-runs/gpu-logs}

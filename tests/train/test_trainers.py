@@ -96,10 +96,11 @@ def test_caption_lm_trainer_runs(tmp_path):
     lm = CaptionLM.from_pretrained(tmp_path / "export")
     assert len(lm.sample(3, generator=torch.Generator().manual_seed(0))) == 3
     # a fine-tune starts from the export: at lr 0 it ends where it began
-    ft = train(CaptionLMTrainConfig(output_dir=str(tmp_path / "ft"), export_dir=None, steps=1, batch_size=8, eval_every=1, threads=1, lr=0.0,
+    ft = train(CaptionLMTrainConfig(output_dir=str(tmp_path / "ft"), export_dir=str(tmp_path / "ft-export"), steps=1, batch_size=8, eval_every=1, threads=1, lr=0.0,
                                     model={"hidden": 16, "layers": 1, "heads": 2}, init_from=str(tmp_path / "export")))
     for name, v in lm.model.state_dict().items():
         torch.testing.assert_close(ft.model.state_dict()[name], v.float(), atol=1e-3, rtol=0)  # the export is fp16
+    assert json.loads((tmp_path / "ft-export" / "training.json").read_text())["init"]["config"]["steps"] == 2  # its lineage
 
 
 @pytest.mark.parametrize("mapping", ["kde", "mixture"])

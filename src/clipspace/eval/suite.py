@@ -58,13 +58,14 @@ def _strips(pipe, method: str, report_dir: str) -> dict:
     i = next((k for k, sc in enumerate(scenes) if sc.objects[0].shape == "circle"), 0)
     o = scenes[i].objects[0]
     source, target = f"a {o.color} circle", f"a {'blue' if o.color != 'blue' else 'red'} circle"
+    alphas = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)
     if method == "unclip":
-        edits = pipe.text_diff(images[i : i + 1], source, target, alphas=(0.0, 0.25, 0.5, 0.75, 1.0, 1.25)).images
+        edits = pipe.text_diff(images[i : i + 1], source, target, alphas=alphas).images
     else:
-        edits = [pipe.edit(images[i : i + 1], source, target, alpha=a).images[0] for a in (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)]
+        edits = [pipe.edit(images[i : i + 1], source, target, alpha=a).images[0] for a in alphas]
     files["text_diff"] = os.path.join(report_dir, f"{method}_text_diff.png")
     make_grid(edits, cols=len(edits)).save(files["text_diff"])
-    return {"strips": files, "text_diff_prompts": [source, target], "text_diff_alphas": [0.0, 0.25, 0.5, 0.75, 1.0, 1.25]}
+    return {"strips": files, "text_diff_prompts": [source, target], "text_diff_alphas": list(alphas)}
 
 
 def _method(method: str, n: int, report_dir: str | None = None) -> dict:

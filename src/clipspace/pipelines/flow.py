@@ -36,6 +36,7 @@ from .common import (
 from .outputs import ImageOutput
 
 TEXT_CONDITIONS = ("aligned", "direct")
+TEMPERATURE = 0.5  # chosen on dev_prompt_sets: full match 91 / 75 % (seen / held-out) against 85 / 68 % at 0.8, half the spread lost
 
 
 class FlowPipeline:
@@ -103,7 +104,7 @@ class FlowPipeline:
         seed: int | None = 0,
         generator: torch.Generator | None = None,
         callback=None,
-        temperature: float = 0.5,
+        temperature: float = TEMPERATURE,
         psi: float = 1.0,
         text_condition: str = "direct",
         negative_weight: float = 0.3,
@@ -163,7 +164,7 @@ class FlowPipeline:
         return ImageOutput([tensor_to_pil(x) for x in out], scores, [target] * len(out), [0] * len(out), extras={"alpha": alpha})
 
     @torch.no_grad()
-    def interpolate(self, a, b, *, steps: int = 8, seed: int = 0, temperature: float = 0.5, psi: float = 1.0,
+    def interpolate(self, a, b, *, steps: int = 8, seed: int = 0, temperature: float = TEMPERATURE, psi: float = 1.0,
                     text_condition: str = "direct", snap: bool = True) -> ImageOutput:
         """Images along the slerp between two conditions (text or image), with the flow's base code fixed."""
         check_count("steps", steps, 2)

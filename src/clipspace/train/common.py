@@ -100,7 +100,10 @@ class RunDir:
         os.replace(tmp, self.ckpt)
 
     def record_export(self, export_dir: str | os.PathLike, config, command: str, **extra) -> None:
-        """Write <export_dir>/training.json: how this zoo model was made (config, command, wall time)."""
+        """Write <export_dir>/training.json: how this zoo model was made (config, command, wall time; for a run
+        started from another model's weights (`init_from`), that model's training.json as "init")."""
+        init_from = getattr(config, "init_from", None)
+        lineage = Path(init_from, "training.json") if init_from else None
         info = {
             "command": COMMAND or command,
             **({"sessions": self.session_commands} if len(self.session_commands) > 1 else {}),
@@ -108,6 +111,7 @@ class RunDir:
             "train_wall_time_s": round(self.wall_time, 1),
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
+            **({"init": json.loads(lineage.read_text())} if lineage and lineage.exists() else {}),
             **extra,
         }
         Path(export_dir).mkdir(parents=True, exist_ok=True)

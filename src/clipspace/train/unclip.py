@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,13 +199,7 @@ def train(cfg: UnclipTrainConfig, resume: bool = False, callback=None):
         if run.out_of_time(cfg.time_limit_s) and step + 1 < cfg.steps:
             run.save(step=step + 1)
             bar.write(f"{cfg.component}: time limit reached at step {step + 1}; continue with --resume")
-            run.export(ema.cpu(), cfg.export_dir, cfg, cfg.component, device=str(device), step=step + 1, partial=True, **_lineage(cfg))
+            run.export(ema.cpu(), cfg.export_dir, cfg, cfg.component, device=str(device), step=step + 1, partial=True)
             return None
-    run.export(ema.cpu(), cfg.export_dir, cfg, cfg.component, device=str(device), step=cfg.steps, **_lineage(cfg))
+    run.export(ema.cpu(), cfg.export_dir, cfg, cfg.component, device=str(device), step=cfg.steps)
     return ema.eval()
-
-
-def _lineage(cfg: UnclipTrainConfig) -> dict:
-    """{"init": training.json of the model a fine-tune started from}, so an export records how its weights were made."""
-    lineage = Path(cfg.init_from, "training.json") if cfg.init_from else None
-    return {"init": json.loads(lineage.read_text())} if lineage and lineage.exists() else {}
