@@ -109,6 +109,7 @@ def test_flow_generate_edit_interpolate(tiny_flow_zoo, tmp_path):
 
 
 def test_unclip_generate_variations_interpolate(tiny_zoo, tmp_path):
+    from clipspace.pipelines.unclip import UnclipSettings
     from tests.tiny import tiny_unclip_parts
 
     prior, decoder, upsampler = tiny_unclip_parts()
@@ -118,7 +119,8 @@ def test_unclip_generate_variations_interpolate(tiny_zoo, tmp_path):
     res = run(tiny_zoo, "generate", "a red circle", "--method", "unclip", "-n", "2", "--out", str(tmp_path / "g"), *fast)
     assert res.returncode == 0, res.stderr
     rows = [json.loads(l) for l in (tmp_path / "g" / "results.jsonl").read_text().splitlines()]
-    assert len(rows) == 2 and rows[0]["decoder_steps"] == 2
+    assert len(rows) == 2 and rows[0]["decoder_steps"] == 2 and rows[0]["decoder_guidance_interval"] == list(UnclipSettings.decoder_guidance_interval)
+    assert rows[0]["prior_guidance_scale"] == UnclipSettings.prior_guidance_scale  # unset options: the pipeline's defaults
     img = tmp_path / "g" / rows[0]["image"]
     res = run(tiny_zoo, "variations", str(img), "--method", "unclip", "-n", "2", "--out", str(tmp_path / "v"), *fast)
     assert res.returncode == 0, res.stderr
@@ -128,3 +130,5 @@ def test_unclip_generate_variations_interpolate(tiny_zoo, tmp_path):
     assert json.loads((tmp_path / "i" / "results.jsonl").read_text().splitlines()[0])["decoder_steps"] == 2
     res = run(tiny_zoo, "generate", "a red circle", "--method", "unclip", "--guidance-scale", "-1", "--out", str(tmp_path / "x"))
     assert res.returncode == 2 and "guidance" in res.stderr and not (tmp_path / "x").exists()
+    res = run(tiny_zoo, "generate", "a red circle", "--method", "unclip", "--guidance-interval", "600", "500", "--out", str(tmp_path / "x"))
+    assert res.returncode == 2 and "decoder_guidance_interval" in res.stderr and not (tmp_path / "x").exists()

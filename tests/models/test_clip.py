@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from transformers import CLIPModel, PreTrainedTokenizerFast
@@ -64,3 +65,21 @@ def test_zoo_clip_beats_chance_by_a_wide_margin():
     # position, the attribute pure contrast left at chance (1/9): "a shape in the top left", ...
     where = clip.classify(images, [f"a shape {POSITION_PHRASES[p][0]}" for p in POSITIONS])
     assert (where.argmax(-1) == torch.tensor([s.objects[0].cell for s in scenes])).float().mean() > 0.3
+
+
+def test_color_swap_binding_counts_pairs_of_two_shapes():
+    """zoo/clip binds colors to shapes (chance 50 %); pairs of one shape, where the swap says the same, are left out."""
+    if "clip" not in list_models():
+        pytest.skip("zoo/clip not trained yet")
+    from dataclasses import replace
+
+    from clipspace.io import load_images
+    from clipspace.train.clip import color_swap_binding
+    from clipspace.world import render
+    from clipspace.world.datasets import scene_at
+
+    scenes = [s for s in (scene_at("test", i) for i in range(200)) if len(s.objects) == 2][:60]
+    clip = ClipSpace.from_pretrained("clip")
+    assert color_swap_binding(clip, load_images([render(s) for s in scenes]), scenes) > 0.8
+    same = [replace(s, objects=(s.objects[0], replace(s.objects[1], shape=s.objects[0].shape))) for s in scenes[:4]]
+    assert np.isnan(color_swap_binding(clip, load_images([render(s) for s in same]), same))

@@ -80,6 +80,18 @@ def test_expert_decoders_hand_over_at_the_switch(pipe, tmp_path):
     assert again.decoder_detail is not None and np.abs(run(again, 600) - mixed).max() <= 1  # the saved CLIP moves embeddings ~1e-4
 
 
+def test_guidance_interval_limits_decoder_guidance(pipe):
+    # FAST's two decoder steps are t = 999 and t = 500; a v-prediction decoder so that guidance shows (see above)
+    p = UnclipPipeline(pipe.clip, pipe.prior, _decoder(0), pipe.upsampler)
+    img = torch.rand(1, 3, 64, 64)
+    run = lambda **kw: _px(p.variations(img, num_images=1, seed=2, **FAST, **kw))[0]  # noqa: E731
+    unguided, guided = run(decoder_guidance_scale=1.0), run(decoder_guidance_interval=(0, 1000))
+    assert not (guided == unguided).all()
+    assert (run(decoder_guidance_interval=(600, 900)) == unguided).all()  # no step inside: the conditional model alone
+    part = run(decoder_guidance_interval=(0, 600))  # t = 500 guided, t = 999 not
+    assert not (part == unguided).all() and not (part == guided).all()
+
+
 def test_expert_decoders_must_share_their_schedule(pipe):
     with pytest.raises(ValueError, match="must share"):
         UnclipPipeline(pipe.clip, pipe.prior, _decoder(0, "epsilon"), pipe.upsampler, decoder_detail=_decoder(1))
@@ -89,6 +101,7 @@ def test_expert_decoders_must_share_their_schedule(pipe):
     dict(prompt=""), dict(prompt="x", num_images=0), dict(prompt="x", decoder_guidance_scale=-1.0),
     dict(prompt="x", scheduler="euler"), dict(prompt="x", prior_steps=0), dict(prompt="x", upsampler_strength=0.0),
     dict(prompt="x", upsampler_strength=1.5), dict(prompt="x", decoder_switch=-1), dict(prompt="x", decoder_switch=1001),
+    dict(prompt="x", decoder_guidance_interval=(700, 600)), dict(prompt="x", decoder_guidance_interval=(0, 1001)),
 ])
 def test_bad_input(pipe, bad):
     prompt = bad.pop("prompt")

@@ -4,7 +4,9 @@ Outputs: PNGs (settings in a text chunk) and DIR/results.jsonl, one JSON object 
 """
 from __future__ import annotations
 
+import inspect
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Optional
 
@@ -19,16 +21,26 @@ AVAILABLE = ("glass", "flow", "unclip")
 CAPTION_METHODS = ("glass", "prefix")
 
 
-# options the methods share across commands, defined once
+# options the methods share across commands, defined once; unset, each takes its method's tuned default
+# (GlassSettings, FlowPipeline.__call__, UnclipSettings), and the settings used are saved beside every image
 SNAP = typer.Option(None, "--snap/--no-snap", help="glass, flow: draw each latent as its nearest scene code (default on).")
-TEMPERATURE = typer.Option(0.5, "--temperature", help="flow: sampling temperature of the base space (0.5 chosen on dev_prompt_sets).")
-TEXT_CONDITION = typer.Option("direct", "--text-condition", help="flow: direct (the text embedding, chosen on dev_prompt_sets) or aligned (text -> image embedding first).")
-GUIDANCE_SCALE = typer.Option(3.0, "--guidance-scale", help="unclip: decoder classifier-free guidance.")
-PRIOR_GUIDANCE_SCALE = typer.Option(4.0, "--prior-guidance-scale", help="unclip: prior classifier-free guidance.")
-PRIOR_STEPS = typer.Option(6, "--prior-steps", help="unclip: prior sampling steps.")
-UPSAMPLER_STRENGTH = typer.Option(0.5, "--upsampler-strength", help="unclip: how far the upsampler re-noises the bilinear image (0-1].")
-DECODER_SWITCH = typer.Option(600, "--decoder-switch", help="unclip: timestep below which the detail decoder takes over (0: never, 1000: from the start).")
-SCHEDULER = typer.Option("dpm", "--scheduler", help="unclip: dpm (DPM-Solver++) or ddim.")
+OPTIMIZER = typer.Option(None, "--optimizer", help="glass: ga (default), nsga2, cmaes, adam or hybrid.")
+GENERATIONS = typer.Option(None, "--generations", help="glass: generations (or Adam steps).")
+POPULATION = typer.Option(None, "--population", help="glass: candidates per generation.")
+LATENT = typer.Option(None, "--latent", help="glass: z, w (default) or w+.")
+PSI = typer.Option(None, "--psi", help="glass: truncation of the initial population; flow: toward the average w (1 = none, the default).")
+AUG = typer.Option(None, "--aug", help="glass: AugCLIP views per candidate (0 = off, the default).")
+TEMPERATURE = typer.Option(None, "--temperature", help="flow: sampling temperature of the base space (chosen on dev_prompt_sets).")
+TEXT_CONDITION = typer.Option(None, "--text-condition", help="flow: direct (the text embedding; the default, chosen on dev_prompt_sets) or aligned (text -> image embedding first).")
+GUIDANCE_SCALE = typer.Option(None, "--guidance-scale", help="unclip: decoder classifier-free guidance.")
+PRIOR_GUIDANCE_SCALE = typer.Option(None, "--prior-guidance-scale", help="unclip: prior classifier-free guidance.")
+STEPS = typer.Option(None, "--steps", help="unclip: decoder sampling steps.")
+DECODER_STEPS = typer.Option(None, "--decoder-steps", help="unclip: decoder sampling steps.")
+PRIOR_STEPS = typer.Option(None, "--prior-steps", help="unclip: prior sampling steps.")
+UPSAMPLER_STRENGTH = typer.Option(None, "--upsampler-strength", help="unclip: how far the upsampler re-noises the bilinear image (0-1].")
+DECODER_SWITCH = typer.Option(None, "--decoder-switch", help="unclip: timestep below which the detail decoder takes over (0: never, 1000: from the start).")
+GUIDANCE_INTERVAL = typer.Option(None, "--guidance-interval", help="unclip: decoder guidance only at timesteps LO <= t <= HI (0 1000: every step).")
+SCHEDULER = typer.Option(None, "--scheduler", help="unclip: dpm (DPM-Solver++, the default) or ddim.")
 
 
 def _pipeline(method: str, clip: str):
@@ -115,32 +127,34 @@ def _run_images(pipe, method: str, jobs: list[dict], seed: int, n: int, out: Pat
 
 
 def _settings(method: str, o: dict) -> dict:
-    """The method's own knobs from the command line's options, validated before any model loads."""
+    """The method's own knobs from the command line's options (unset ones take the method's defaults),
+    validated before any model loads; every knob is returned, so the saved metadata tells how an image was made."""
+    o = {k: v for k, v in o.items() if v is not None}
     if method == "glass":
         from ..pipelines.glass import GlassSettings
 
         keys = ("optimizer", "generations", "population", "latent", "psi", "aug", "snap")
-        s = {k: o[k] for k in keys if o.get(k) is not None}
-        GlassSettings(**s).validate()
-        return s
+        return asdict(GlassSettings(**{k: o[k] for k in keys if k in o}).validate())
     if method == "flow":
-        from ..pipelines.flow import TEXT_CONDITIONS
+        from ..pipelines.flow import TEXT_CONDITIONS, FlowPipeline
 
-        if not 0 <= o["temperature"] <= 2:
-            raise InputError(f"--temperature must be in [0, 2], got {o['temperature']}")
-        if not 0 < o["psi"] <= 2:
-            raise InputError(f"--psi must be in (0, 2], got {o['psi']}")
-        if o["text_condition"] not in TEXT_CONDITIONS:
-            raise InputError(f"--text-condition must be one of {', '.join(TEXT_CONDITIONS)}, got {o['text_condition']!r}")
-        return {k: o[k] for k in ("temperature", "psi", "text_condition", "snap") if o.get(k) is not None}
+        keys = ("temperature", "psi", "text_condition", "snap")
+        defaults = {k: p.default for k, p in inspect.signature(FlowPipeline.__call__).parameters.items() if k in keys}
+        s = defaults | {k: o[k] for k in keys if k in o}
+        if not 0 <= s["temperature"] <= 2:
+            raise InputError(f"--temperature must be in [0, 2], got {s['temperature']}")
+        if not 0 < s["psi"] <= 2:
+            raise InputError(f"--psi must be in (0, 2], got {s['psi']}")
+        if s["text_condition"] not in TEXT_CONDITIONS:
+            raise InputError(f"--text-condition must be one of {', '.join(TEXT_CONDITIONS)}, got {s['text_condition']!r}")
+        return s
     if method == "unclip":
         from ..pipelines.unclip import UnclipSettings
 
-        s = {"prior_guidance_scale": o["prior_guidance_scale"], "decoder_guidance_scale": o["guidance_scale"],
-             "prior_steps": o["prior_steps"], "decoder_steps": o["steps"], "scheduler": o["scheduler"],
-             "upsampler_strength": o["upsampler_strength"], "decoder_switch": o["decoder_switch"]}
-        UnclipSettings(**s).validate()
-        return s
+        names = {"prior_guidance_scale": "prior_guidance_scale", "guidance_scale": "decoder_guidance_scale", "prior_steps": "prior_steps",
+                 "steps": "decoder_steps", "scheduler": "scheduler", "upsampler_strength": "upsampler_strength",
+                 "decoder_switch": "decoder_switch", "guidance_interval": "decoder_guidance_interval"}
+        return asdict(UnclipSettings(**{names[k]: v for k, v in o.items() if k in names}).validate())
     return {}
 
 
@@ -156,22 +170,23 @@ def generate(
     negative: Optional[str] = typer.Option(None, "--negative", help="Negative prompt (steer away from it)."),
     image: Optional[Path] = typer.Option(None, "--image", help="An image prompt, mixed with the text."),
     clip: str = typer.Option("clip", "--clip", help="The CLIP the method steers with (zoo name or dir)."),
-    optimizer: str = typer.Option("ga", "--optimizer", help="glass: ga, nsga2, cmaes, adam or hybrid."),
-    generations: int = typer.Option(24, "--generations", help="glass: generations (or Adam steps)."),
-    population: int = typer.Option(32, "--population", help="glass: candidates per generation."),
-    latent: str = typer.Option("w", "--latent", help="glass: z, w or w+."),
-    psi: float = typer.Option(1.0, "--psi", help="glass: truncation of the initial population (1 = none)."),
-    aug: int = typer.Option(0, "--aug", help="glass: AugCLIP views per candidate (0 = off)."),
+    optimizer: Optional[str] = OPTIMIZER,
+    generations: Optional[int] = GENERATIONS,
+    population: Optional[int] = POPULATION,
+    latent: Optional[str] = LATENT,
+    psi: Optional[float] = PSI,
+    aug: Optional[int] = AUG,
     snap: Optional[bool] = SNAP,
-    temperature: float = TEMPERATURE,
-    text_condition: str = TEXT_CONDITION,
-    guidance_scale: float = GUIDANCE_SCALE,
-    prior_guidance_scale: float = PRIOR_GUIDANCE_SCALE,
-    steps: int = typer.Option(9, "--steps", help="unclip: decoder sampling steps."),
-    prior_steps: int = PRIOR_STEPS,
-    upsampler_strength: float = UPSAMPLER_STRENGTH,
-    decoder_switch: int = DECODER_SWITCH,
-    scheduler: str = SCHEDULER,
+    temperature: Optional[float] = TEMPERATURE,
+    text_condition: Optional[str] = TEXT_CONDITION,
+    guidance_scale: Optional[float] = GUIDANCE_SCALE,
+    prior_guidance_scale: Optional[float] = PRIOR_GUIDANCE_SCALE,
+    steps: Optional[int] = STEPS,
+    prior_steps: Optional[int] = PRIOR_STEPS,
+    upsampler_strength: Optional[float] = UPSAMPLER_STRENGTH,
+    decoder_switch: Optional[int] = DECODER_SWITCH,
+    guidance_interval: Optional[tuple[int, int]] = GUIDANCE_INTERVAL,
+    scheduler: Optional[str] = SCHEDULER,
     save_every: int = typer.Option(0, "--save-every", help="Write the current best every N generations to DIR/progress/."),
     gif: bool = typer.Option(False, "--gif", help="Write the search's progression as a GIF."),
 ):
@@ -185,7 +200,7 @@ def generate(
     settings = _settings(method, dict(
         optimizer=optimizer, generations=generations, population=population, latent=latent, psi=psi, aug=aug, snap=snap,
         temperature=temperature, text_condition=text_condition, guidance_scale=guidance_scale,
-        prior_guidance_scale=prior_guidance_scale, steps=steps, prior_steps=prior_steps, scheduler=scheduler, upsampler_strength=upsampler_strength, decoder_switch=decoder_switch,
+        prior_guidance_scale=prior_guidance_scale, steps=steps, prior_steps=prior_steps, scheduler=scheduler, upsampler_strength=upsampler_strength, decoder_switch=decoder_switch, guidance_interval=guidance_interval,
     ))
     image_job = {}
     if image is not None:
@@ -211,22 +226,23 @@ def variations(
     seed: int = typer.Option(0, "--seed"),
     out: Path = typer.Option(Path("outputs/variations"), "--out"),
     clip: str = typer.Option("clip", "--clip"),
-    optimizer: str = typer.Option("ga", "--optimizer"),
-    generations: int = typer.Option(24, "--generations"),
-    population: int = typer.Option(32, "--population"),
-    latent: str = typer.Option("w", "--latent"),
-    psi: float = typer.Option(1.0, "--psi"),
-    aug: int = typer.Option(0, "--aug"),
+    optimizer: Optional[str] = OPTIMIZER,
+    generations: Optional[int] = GENERATIONS,
+    population: Optional[int] = POPULATION,
+    latent: Optional[str] = LATENT,
+    psi: Optional[float] = PSI,
+    aug: Optional[int] = AUG,
     snap: Optional[bool] = SNAP,
-    temperature: float = TEMPERATURE,
-    text_condition: str = TEXT_CONDITION,
-    guidance_scale: float = GUIDANCE_SCALE,
-    prior_guidance_scale: float = PRIOR_GUIDANCE_SCALE,
-    steps: int = typer.Option(10, "--steps"),
-    prior_steps: int = PRIOR_STEPS,
-    upsampler_strength: float = UPSAMPLER_STRENGTH,
-    decoder_switch: int = DECODER_SWITCH,
-    scheduler: str = SCHEDULER,
+    temperature: Optional[float] = TEMPERATURE,
+    text_condition: Optional[str] = TEXT_CONDITION,
+    guidance_scale: Optional[float] = GUIDANCE_SCALE,
+    prior_guidance_scale: Optional[float] = PRIOR_GUIDANCE_SCALE,
+    steps: Optional[int] = STEPS,
+    prior_steps: Optional[int] = PRIOR_STEPS,
+    upsampler_strength: Optional[float] = UPSAMPLER_STRENGTH,
+    decoder_switch: Optional[int] = DECODER_SWITCH,
+    guidance_interval: Optional[tuple[int, int]] = GUIDANCE_INTERVAL,
+    scheduler: Optional[str] = SCHEDULER,
     negative: Optional[str] = typer.Option(None, "--negative", help="Negative prompt (steer away from it)."),
     save_every: int = typer.Option(0, "--save-every", help="glass: write the current best every N generations to DIR/progress/."),
     gif: bool = typer.Option(False, "--gif", help="glass: write the search's progression as a GIF."),
@@ -244,7 +260,7 @@ def variations(
     settings = _settings(method, dict(
         optimizer=optimizer, generations=generations, population=population, latent=latent, psi=psi, aug=aug, snap=snap,
         temperature=temperature, text_condition=text_condition, guidance_scale=guidance_scale,
-        prior_guidance_scale=prior_guidance_scale, steps=steps, prior_steps=prior_steps, scheduler=scheduler, upsampler_strength=upsampler_strength, decoder_switch=decoder_switch,
+        prior_guidance_scale=prior_guidance_scale, steps=steps, prior_steps=prior_steps, scheduler=scheduler, upsampler_strength=upsampler_strength, decoder_switch=decoder_switch, guidance_interval=guidance_interval,
     ))
     job = {"image": load_images([str(image)]), "image_path": str(image)}
     pipe = _pipeline(method, clip)
@@ -336,17 +352,18 @@ def interpolate(
     seed: int = typer.Option(0, "--seed"),
     out: Path = typer.Option(Path("outputs/interpolate"), "--out"),
     clip: str = typer.Option("clip", "--clip"),
-    temperature: float = TEMPERATURE,
-    psi: float = typer.Option(1.0, "--psi", help="flow: truncation toward the average w (1 = none)."),
-    text_condition: str = TEXT_CONDITION,
+    temperature: Optional[float] = TEMPERATURE,
+    psi: Optional[float] = PSI,
+    text_condition: Optional[str] = TEXT_CONDITION,
     snap: Optional[bool] = SNAP,
-    guidance_scale: float = GUIDANCE_SCALE,
-    prior_guidance_scale: float = PRIOR_GUIDANCE_SCALE,
-    decoder_steps: int = typer.Option(9, "--decoder-steps", help="unclip: decoder sampling steps."),
-    prior_steps: int = PRIOR_STEPS,
-    upsampler_strength: float = UPSAMPLER_STRENGTH,
-    decoder_switch: int = DECODER_SWITCH,
-    scheduler: str = SCHEDULER,
+    guidance_scale: Optional[float] = GUIDANCE_SCALE,
+    prior_guidance_scale: Optional[float] = PRIOR_GUIDANCE_SCALE,
+    decoder_steps: Optional[int] = DECODER_STEPS,
+    prior_steps: Optional[int] = PRIOR_STEPS,
+    upsampler_strength: Optional[float] = UPSAMPLER_STRENGTH,
+    decoder_switch: Optional[int] = DECODER_SWITCH,
+    guidance_interval: Optional[tuple[int, int]] = GUIDANCE_INTERVAL,
+    scheduler: Optional[str] = SCHEDULER,
 ):
     """Images along the path between two prompts or images (slerp in CLIP space, fixed noise)."""
     from ..io import make_grid, save_png
@@ -362,7 +379,7 @@ def interpolate(
             check_prompts(x)
     settings = _settings(method, dict(
         temperature=temperature, psi=psi, text_condition=text_condition, snap=snap, guidance_scale=guidance_scale,
-        prior_guidance_scale=prior_guidance_scale, steps=decoder_steps, prior_steps=prior_steps, scheduler=scheduler, upsampler_strength=upsampler_strength, decoder_switch=decoder_switch,
+        prior_guidance_scale=prior_guidance_scale, steps=decoder_steps, prior_steps=prior_steps, scheduler=scheduler, upsampler_strength=upsampler_strength, decoder_switch=decoder_switch, guidance_interval=guidance_interval,
     ))
     pipe = _pipeline(method, clip)
     res = pipe.interpolate(a, b, steps=steps, seed=seed, **settings)

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from ..models.clip import ClipSpace
+from ..train.clip import color_swap_binding
 from ..world.captions import POSITION_PHRASES, caption_scene
 from ..world.datasets import scene_at
 from ..world.scene import (
@@ -58,16 +59,8 @@ def evaluate_clip(name_or_clip: str | ClipSpace = "clip", n: int = 5000) -> dict
         pred = (emb @ clip.encode_text(labels).T).argmax(-1)
         out[f"probe_{attr}"] = float((pred == torch.tensor(truth)).float().mean())
 
-    # binding: true two-object caption vs the same caption with the colors swapped
-    x2 = clip.encode_image(images[two])
-    true_t, swap_t = [], []
-    for i in two:
-        a, b = scenes[i].objects
-        true_t.append(f"a {a.color} {a.shape} and a {b.color} {b.shape}")
-        swap_t.append(f"a {b.color} {a.shape} and a {a.color} {b.shape}")
-    s_true = (x2 * clip.encode_text(true_t)).sum(-1)
-    s_swap = (x2 * clip.encode_text(swap_t)).sum(-1)
-    out["binding_color_swap"] = float((s_true > s_swap).float().mean())
+    # binding: true two-object caption vs the same caption with the colors swapped (pairs of two shapes)
+    out["binding_color_swap"] = color_swap_binding(clip, images, scenes)
 
     # retrieval among 1000 test captions (one fresh caption per image, held-out pairs may be named)
     k = min(1000, n)

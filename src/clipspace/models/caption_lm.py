@@ -28,11 +28,13 @@ class CaptionLMConfig:
     layers: int = 4
     heads: int = 4
     max_length: int = MAX_LENGTH
+    dropout: float = 0.1  # GPT-2's; the stream of captions never repeats, so fine-tunes turn it off
 
     def to_hf(self, tok: PreTrainedTokenizerFast) -> GPT2Config:
         return GPT2Config(
             vocab_size=len(tok), n_positions=self.max_length, n_embd=self.hidden, n_layer=self.layers, n_head=self.heads,
             bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+            resid_pdrop=self.dropout, embd_pdrop=self.dropout, attn_pdrop=self.dropout,
         )
 
 

@@ -139,6 +139,26 @@ def zero_shot_pairs(clip: ClipSpace, images: torch.Tensor, scenes: list[Scene]) 
     return out
 
 
+def color_swap_binding(clip: ClipSpace, images: torch.Tensor, scenes: list[Scene]) -> float:
+    """On two-object images: how often "a {ca} {sa} and a {cb} {sb}" beats the same caption with the colors
+    swapped. Pairs of one shape are left out: there the swapped caption says the same thing."""
+    keep = [i for i, s in enumerate(scenes) if len(s.objects) == 2 and s.objects[0].shape != s.objects[1].shape]
+    if not keep:
+        return float("nan")
+    pairs = [scenes[i].objects for i in keep]
+    true_t = [f"a {a.color} {a.shape} and a {b.color} {b.shape}" for a, b in pairs]
+    swap_t = [f"a {b.color} {a.shape} and a {a.color} {b.shape}" for a, b in pairs]
+    emb = clip.encode_image(images[keep])
+    return float(((emb * clip.encode_text(true_t)).sum(-1) > (emb * clip.encode_text(swap_t)).sum(-1)).float().mean())
+
+
+def two_object_val(n: int) -> tuple[torch.Tensor, list[Scene]]:
+    """Up to n two-object scenes of the val split."""
+    images = np.asarray(cached_split("val", 5000))
+    idx = [i for i in range(len(images)) if len(scene_at("val", i).objects) == 2][:n]
+    return torch.stack([to_tensor(images[i]) for i in idx]), [scene_at("val", i) for i in idx]
+
+
 def one_object_val(n: int) -> tuple[torch.Tensor, list[Scene]]:
     """n one-object scenes of the val split, a quarter of them (where there are enough) held-out pairs."""
     images = np.asarray(cached_split("val", 5000 if n >= 200 else 20 * n))
@@ -216,6 +236,7 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
     images = cached_split("train", cfg.num_train_scenes)
     style = CaptionStyle(**cfg.caption_style)
     val_images, val_scenes = one_object_val(cfg.eval_images)
+    pair_images, pair_scenes = two_object_val(cfg.eval_images // 2)
 
     model.train()
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="clip")
@@ -257,10 +278,11 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
         if done % cfg.eval_every == 0 or done == cfg.steps:
             model.eval()
             acc = zero_shot_pairs(clip, val_images, val_scenes)
+            acc["binding"] = color_swap_binding(clip, pair_images, pair_scenes)
             model.train()
-            score = (acc["seen"] + acc["held_out"] + acc["position"]) / 3
+            score = (acc["seen"] + acc["held_out"] + acc["position"] + acc["binding"]) / 4
             run.log({"step": done, "val_zero_shot": acc})
-            bar.write(f"step {done}: 40-way seen {acc['seen']:.3f} held-out {acc['held_out']:.3f}, position {acc['position']:.3f}")
+            bar.write(f"step {done}: 40-way seen {acc['seen']:.3f} held-out {acc['held_out']:.3f}, position {acc['position']:.3f}, binding {acc['binding']:.3f}")
             if score > best and cfg.export_dir:
                 best = score
                 clip.save_pretrained(cfg.export_dir)
