@@ -101,6 +101,13 @@ def test_caption_lm_trainer_runs(tmp_path):
     for name, v in lm.model.state_dict().items():
         torch.testing.assert_close(ft.model.state_dict()[name], v.float(), atol=1e-3, rtol=0)  # the export is fp16
     assert json.loads((tmp_path / "ft-export" / "training.json").read_text())["init"]["config"]["steps"] == 2  # its lineage
+    # a fine-tune into its own init_from dir, resumed for more steps, still records the original as its origin
+    inplace = dict(export_dir=str(tmp_path / "export"), batch_size=8, eval_every=1, threads=1, lr=0.0,
+                   model={"hidden": 16, "layers": 1, "heads": 2}, init_from=str(tmp_path / "export"))
+    train(CaptionLMTrainConfig(output_dir=str(tmp_path / "ip"), steps=1, **inplace))
+    train(CaptionLMTrainConfig(output_dir=str(tmp_path / "ip"), steps=2, **inplace), resume=True)
+    record = json.loads((tmp_path / "export" / "training.json").read_text())
+    assert record["config"]["steps"] == 2 and record["init"]["config"]["steps"] == 2 and "init" not in record["init"]
 
 
 @pytest.mark.parametrize("mapping", ["kde", "mixture"])

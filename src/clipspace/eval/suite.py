@@ -112,7 +112,6 @@ def _method(method: str, n: int, report_dir: str | None = None) -> dict:
 
 
 def _glass_optimizers(n: int, report_dir: str | None) -> dict:
-
     from .. import load_pipeline
     from .glass_report import optimizer_comparison
     from .prompts import prompt_sets

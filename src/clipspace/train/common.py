@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -51,6 +52,11 @@ class RunDir:
             raise FileExistsError(f"{self.ckpt} exists: pass --resume to continue it, or choose another output_dir")
         self.path.mkdir(parents=True, exist_ok=True)
         (self.path / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+        # the record of the model a fine-tune starts from, kept when the run starts: a run that exports into its
+        # own init_from dir (zoo/x from zoo/x) would otherwise read its own earlier export as its origin
+        init_from = getattr(config, "init_from", None)
+        if not self.ckpt.exists() and init_from and Path(init_from, "training.json").exists():
+            shutil.copyfile(Path(init_from, "training.json"), self.path / "init_training.json")
         self.t0 = time.time()
         self.elapsed_before = 0.0
         self.commands: list[str] = []  # every session's command line, oldest first
@@ -102,8 +108,7 @@ class RunDir:
     def record_export(self, export_dir: str | os.PathLike, config, command: str, **extra) -> None:
         """Write <export_dir>/training.json: how this zoo model was made (config, command, wall time; for a run
         started from another model's weights (`init_from`), that model's training.json as "init")."""
-        init_from = getattr(config, "init_from", None)
-        lineage = Path(init_from, "training.json") if init_from else None
+        lineage = self.path / "init_training.json"
         info = {
             "command": COMMAND or command,
             **({"sessions": self.session_commands} if len(self.session_commands) > 1 else {}),
@@ -111,7 +116,7 @@ class RunDir:
             "train_wall_time_s": round(self.wall_time, 1),
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
-            **({"init": json.loads(lineage.read_text())} if lineage and lineage.exists() else {}),
+            **({"init": json.loads(lineage.read_text())} if lineage.exists() else {}),
             **extra,
         }
         Path(export_dir).mkdir(parents=True, exist_ok=True)
