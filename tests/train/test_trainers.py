@@ -38,7 +38,7 @@ def test_clip_trainer_runs(tmp_path):
 
     cfg = ClipTrainConfig(
         output_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "export"), num_train_scenes=64, steps=2,
-        batch_size=8, eval_every=2, eval_images=8, threads=1, word_loss_weight=0.5, negatives_per_image=2,
+        batch_size=8, eval_every=2, eval_images=8, threads=1, word_loss_weight=0.5, negatives_per_image=2, image_negatives=1.0,
         model={"vision_hidden": 32, "vision_layers": 1, "text_hidden": 32, "text_layers": 1, "heads": 2, "projection_dim": 16},
     )
     train(cfg)
@@ -51,6 +51,38 @@ def test_clip_trainer_runs(tmp_path):
     warm = train(cfg).eval()
     ref = clip.encode_text(["a red circle", "a big blue star"])
     assert torch.allclose(warm.encode_text(["a red circle", "a big blue star"]), ref, atol=2e-2)
+    # a warm start that exports into its own init dir overwrites it only with a better val score (lr 0: never)
+    before = (tmp_path / "export" / "training.json").read_text()
+    cfg.output_dir, cfg.export_dir, cfg.lr, cfg.steps, cfg.eval_every = str(tmp_path / "run3"), str(tmp_path / "export"), 0.0, 2, 1
+    train(cfg)
+    assert (tmp_path / "export" / "training.json").read_text() == before
+    assert '"init_score"' in (tmp_path / "run3" / "log.jsonl").read_text()
+
+
+def test_image_negatives_are_false_and_enter_only_their_captions_softmax():
+    import torch.nn.functional as F
+
+    from clipspace.train.clip import contrastive_loss, swap_colors
+    from clipspace.world.captions import ObjectMention, ParsedCaption, caption_matches_scene
+    from clipspace.world.datasets import scene_at
+
+    scene = next(s for s in (scene_at("train", i) for i in range(200)) if len(s.objects) == 2 and s.objects[0].shape != s.objects[1].shape)
+    swapped = swap_colors(scene)
+    assert [o.color for o in swapped.objects] == [o.color for o in reversed(scene.objects)]
+    assert [o.rgb for o in swapped.objects] == [o.rgb for o in reversed(scene.objects)]
+    assert [o.shape for o in swapped.objects] == [o.shape for o in scene.objects]
+    said = ParsedCaption(objects=[ObjectMention(color=o.color, shape=o.shape) for o in scene.objects], relation="and")
+    assert caption_matches_scene(said, scene) and not caption_matches_scene(said, swapped)
+
+    g = torch.Generator().manual_seed(0)
+    img, txt = (F.normalize(torch.randn(4, 8, generator=g), dim=-1) for _ in range(2))
+    scale = torch.tensor(10.0)
+    base = contrastive_loss(img, txt, None, scale, None)
+    with_neg = contrastive_loss(img, txt, None, scale, None, txt[2:3].clone(), torch.tensor([2]))  # a negative image equal to caption 2
+    logits = scale * txt @ img.T
+    row = logits[2]
+    extra = (torch.logsumexp(torch.cat([row, scale * (txt[2] @ txt[2]).view(1)]), 0) - torch.logsumexp(row, 0)) / 4 / 2
+    assert torch.allclose(with_neg - base, extra, atol=1e-5) and extra > 0
 
 
 def test_hard_negatives_are_false_and_respect_the_held_out_rule():

@@ -9,7 +9,11 @@ Recipe (all captions obey the held-out rule):
   flipped relation, size, position, background), appended to the text side of the image->text softmax.
   Position needs them most: random captions in a batch almost never differ in position alone;
 - optionally (`word_loss_weight`), a bag-of-words readout on both embeddings (see WordReadout);
-- in-batch captions that are also true of another image ("a red shape") are masked out of both softmaxes.
+- in-batch captions that are also true of another image ("a red shape") are masked out of both softmaxes;
+- optionally (`image_negatives`), hard-negative *images*: a two-object scene re-rendered with its objects' colors
+  swapped, appended to the image side of the text->image softmax for its caption. Text-only swap negatives give
+  the image encoder no gradient while the two captions embed alike (a bag of words on both sides is a saddle);
+  the swapped render asks the image encoder directly which color sits on which shape.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from ..world.captions import (
 )
 from ..world.datasets import batch_at, cached_split, scene_at, to_tensor
 from ..world.degrade import random_degrade
+from ..world.render import render
 from ..world.scene import (
     BACKGROUND_NAMES,
     COLOR_NAMES,
@@ -73,6 +78,9 @@ class ClipTrainConfig:
     device: str = "cpu"  # "cuda", "auto", ...; checkpoints load on any device
     time_limit_s: float = 0.0  # checkpoint and stop after this many seconds of this session (0: run to the end)
     init_from: str | None = None  # warm start from a CLIP model dir (when the run dir with its checkpoint is gone)
+    # fraction of two-object scenes (of two colors, caption false of the swap) that also bring their color-swapped
+    # render as a hard-negative image for their caption (0: off)
+    image_negatives: float = 0.0
 
 
 _NEG_DEFAULT = {"shape": 0.3, "color": 0.2, "swap_color": 0.12, "swap_shape": 0.08, "relation": 0.1, "size": 0.08, "position": 0.06, "background": 0.06}
@@ -123,6 +131,12 @@ def hard_negative(said: ParsedCaption, scene: Scene, rng: np.random.Generator, t
     return None
 
 
+def swap_colors(scene: Scene) -> Scene:
+    """The two-object scene with its objects' colors (names and drawn rgb) exchanged."""
+    a, b = scene.objects
+    return replace(scene, objects=(replace(a, color=b.color, rgb=b.rgb), replace(b, color=a.color, rgb=a.rgb)))
+
+
 def zero_shot_pairs(clip: ClipSpace, images: torch.Tensor, scenes: list[Scene]) -> dict[str, float]:
     """On one-object images: 40-way color-shape accuracy ("a {color} {shape}"), seen vs held-out pairs,
     and the 9-way position probe ("a shape in the top left", ...)."""
@@ -171,14 +185,24 @@ def one_object_val(n: int) -> tuple[torch.Tensor, list[Scene]]:
     return torch.stack([to_tensor(images[i]) for i in idx]), [scene_at("val", i) for i in idx]
 
 
-def contrastive_loss(img: torch.Tensor, txt: torch.Tensor, neg: torch.Tensor | None, scale: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Symmetric InfoNCE; `mask[i, j]` removes caption j (true of image i too) from both softmaxes."""
+def contrastive_loss(
+    img: torch.Tensor, txt: torch.Tensor, neg: torch.Tensor | None, scale: torch.Tensor, mask: torch.Tensor | None,
+    neg_img: torch.Tensor | None = None, neg_img_owner: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Symmetric InfoNCE; `mask[i, j]` removes caption j (true of image i too) from both softmaxes. `neg` are
+    hard-negative captions for every image; `neg_img[k]` is a hard-negative image for caption `neg_img_owner[k]` only."""
     logits = scale * img @ txt.T  # (B, B)
     if mask is not None:
         logits = logits.masked_fill(mask, float("-inf"))
     target = torch.arange(len(img), device=img.device)
     i2t = logits if neg is None else torch.cat([logits, scale * img @ neg.T], dim=1)
-    return (F.cross_entropy(i2t, target) + F.cross_entropy(logits.T, target)) / 2
+    t2i = logits.T
+    if neg_img is not None and len(neg_img):
+        own = torch.full((len(txt), len(neg_img)), float("-inf"), device=img.device)
+        cols = torch.arange(len(neg_img), device=img.device)
+        own[neg_img_owner, cols] = scale * (txt[neg_img_owner] * neg_img).sum(-1)
+        t2i = torch.cat([t2i, own], dim=1)
+    return (F.cross_entropy(i2t, target) + F.cross_entropy(t2i, target)) / 2
 
 
 class WordReadout(torch.nn.Module):
@@ -238,6 +262,18 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
     val_images, val_scenes = one_object_val(cfg.eval_images)
     pair_images, pair_scenes = two_object_val(cfg.eval_images // 2)
 
+    def validate() -> tuple[dict, float]:
+        model.eval()
+        acc = zero_shot_pairs(clip, val_images, val_scenes)
+        acc["binding"] = color_swap_binding(clip, pair_images, pair_scenes)
+        model.train()
+        return acc, (acc["seen"] + acc["held_out"] + acc["position"] + acc["binding"]) / 4
+
+    if cfg.init_from and start == 0:  # a warm start exports only what beats the model it started from
+        acc, best = validate()
+        run.log({"step": 0, "val_zero_shot": acc, "init_score": best})
+        tqdm.write(f"init {cfg.init_from}: 40-way seen {acc['seen']:.3f} held-out {acc['held_out']:.3f}, position {acc['position']:.3f}, binding {acc['binding']:.3f}")
+
     model.train()
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc="clip")
     for step in bar:
@@ -254,11 +290,16 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
             mask = torch.tensor([[i != j and caption_matches_scene(said[j], scenes[i]) for j in range(len(said))] for i in range(len(scenes))]).to(device)
         negs = [hard_negative(m, s, rng, weights=cfg.negative_weights) for _ in range(cfg.negatives_per_image) for m, s in zip(said, scenes)] if cfg.hard_negatives else []
         neg_texts = [caption_text(n, rng, style) for n in negs if n is not None]
+        owners = [i for i, s in enumerate(scenes) if cfg.image_negatives and len(s.objects) == 2
+                  and rng.random() < cfg.image_negatives and not caption_matches_scene(said[i], swap_colors(s))]
+        if owners:
+            x = torch.cat([x, random_degrade(torch.stack([to_tensor(render(swap_colors(scenes[i]))) for i in owners]), g, cfg.p_clean)])
 
-        img = F.normalize(clip.image_features(x), dim=-1)
+        img = F.normalize(clip.image_features(x.to(device)), dim=-1)
+        img, neg_img = img[: len(scenes)], img[len(scenes) :]
         all_txt = clip.encode_text(texts + neg_texts, batch_size=cfg.batch_size, grad=True)
         txt, neg = all_txt[: len(texts)], (all_txt[len(texts) :] if neg_texts else None)
-        loss = contrastive_loss(img, txt, neg, model.logit_scale.exp().clamp(max=100), mask)
+        loss = contrastive_loss(img, txt, neg, model.logit_scale.exp().clamp(max=100), mask, neg_img, torch.tensor(owners, dtype=torch.long, device=device))
         if cfg.word_loss_weight:
             words = bag_of_words(clip, texts).to(device)
             loss = loss + cfg.word_loss_weight * (word_loss(word_readout(img), words) + word_loss(word_readout(txt), words)) / 2
@@ -276,11 +317,7 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
             callback(step + 1, cfg.steps)
         done = step + 1
         if done % cfg.eval_every == 0 or done == cfg.steps:
-            model.eval()
-            acc = zero_shot_pairs(clip, val_images, val_scenes)
-            acc["binding"] = color_swap_binding(clip, pair_images, pair_scenes)
-            model.train()
-            score = (acc["seen"] + acc["held_out"] + acc["position"] + acc["binding"]) / 4
+            acc, score = validate()
             run.log({"step": done, "val_zero_shot": acc})
             bar.write(f"step {done}: 40-way seen {acc['seen']:.3f} held-out {acc['held_out']:.3f}, position {acc['position']:.3f}, binding {acc['binding']:.3f}")
             if score > best and cfg.export_dir:
