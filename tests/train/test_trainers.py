@@ -38,7 +38,7 @@ def test_clip_trainer_runs(tmp_path):
 
     cfg = ClipTrainConfig(
         output_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "export"), num_train_scenes=64, steps=2,
-        batch_size=8, eval_every=2, eval_images=8, threads=1, word_loss_weight=0.5, negatives_per_image=2, image_negatives=1.0,
+        batch_size=8, eval_every=2, eval_images=8, threads=1, word_loss_weight=0.5, negatives_per_image=2, image_negatives=1.0, pair_loss_weight=1.0,
         model={"vision_hidden": 32, "vision_layers": 1, "text_hidden": 32, "text_layers": 1, "heads": 2, "projection_dim": 16},
     )
     train(cfg)
@@ -73,6 +73,13 @@ def test_image_negatives_are_false_and_enter_only_their_captions_softmax():
     assert [o.shape for o in swapped.objects] == [o.shape for o in scene.objects]
     said = ParsedCaption(objects=[ObjectMention(color=o.color, shape=o.shape) for o in scene.objects], relation="and")
     assert caption_matches_scene(said, scene) and not caption_matches_scene(said, swapped)
+
+    from clipspace.train.clip import PAIRS, bound_pairs
+    swapped_said = ParsedCaption(objects=[ObjectMention(color=o.color, shape=o.shape) for o in swapped.objects], relation="and")
+    half = ParsedCaption(objects=[ObjectMention(color=scene.objects[0].color), ObjectMention(shape=scene.objects[1].shape)], relation="and")
+    bags = bound_pairs([said, swapped_said, half])
+    assert bags.shape == (3, len(PAIRS)) and bags[0].sum() == 2 and bags[1].sum() == 2 and bags[2].sum() == 0
+    assert (bags[0] * bags[1]).sum() == 0  # same words, no pair in common
 
     g = torch.Generator().manual_seed(0)
     img, txt = (F.normalize(torch.randn(4, 8, generator=g), dim=-1) for _ in range(2))

@@ -8,7 +8,8 @@ Recipe (all captions obey the held-out rule):
   false one added (kinds drawn by `negative_weights`: shape, color, swapped colors/shapes between two objects,
   flipped relation, size, position, background), appended to the text side of the image->text softmax.
   Position needs them most: random captions in a batch almost never differ in position alone;
-- optionally (`word_loss_weight`), a bag-of-words readout on both embeddings (see WordReadout);
+- optionally (`word_loss_weight`), a bag-of-words readout on both embeddings (see WordReadout), and
+  (`pair_loss_weight`) the same over the color-shape pairs the caption binds ("red circle"), a bag of bound pairs;
 - in-batch captions that are also true of another image ("a red shape") are masked out of both softmaxes;
 - optionally (`image_negatives`), hard-negative *images*: a two-object scene re-rendered with its objects' colors
   swapped, appended to the image side of the text->image softmax for its caption. Text-only swap negatives give
@@ -75,6 +76,9 @@ class ClipTrainConfig:
     model: dict | None = None  # ClipSpaceConfig fields
     # auxiliary bag-of-words loss on both embeddings through a fixed readout (see WordReadout)
     word_loss_weight: float = 0.0
+    # the same over the color-shape pairs the caption binds: "a red circle and a blue star" and its color swap share
+    # every word but no pair, so a bag of words pays for it (see bound_pairs)
+    pair_loss_weight: float = 0.0
     device: str = "cpu"  # "cuda", "auto", ...; checkpoints load on any device
     time_limit_s: float = 0.0  # checkpoint and stop after this many seconds of this session (0: run to the end)
     init_from: str | None = None  # warm start from a CLIP model dir (when the run dir with its checkpoint is gone)
@@ -233,6 +237,21 @@ def bag_of_words(clip: ClipSpace, texts: list[str]) -> torch.Tensor:
     return out
 
 
+PAIRS = [(c, s) for c in COLOR_NAMES for s in SHAPES]
+_PAIR_INDEX = {p: i for i, p in enumerate(PAIRS)}
+
+
+def bound_pairs(said: list[ParsedCaption]) -> torch.Tensor:
+    """(N, 40) 0/1: which color-shape pairs each caption names on one object. Captions never name a held-out
+    pair, so those rows of the readout are never a target (for images either: the target is what the caption says)."""
+    out = torch.zeros(len(said), len(PAIRS))
+    for row, m in enumerate(said):
+        for o in m.objects:
+            if o.color and o.shape:
+                out[row, _PAIR_INDEX[(o.color, o.shape)]] = 1.0
+    return out
+
+
 def word_loss(logits: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy summed over the vocabulary, averaged over texts."""
     return F.binary_cross_entropy_with_logits(logits, words, reduction="sum") / len(words)
@@ -254,7 +273,10 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
     sched = get_cosine_with_min_lr_schedule_with_warmup(opt, cfg.warmup_steps, cfg.steps, min_lr_rate=0.05)
     word_readout = WordReadout(clip.embed_dim, len(clip.tokenizer), seed=cfg.seed).to(device)  # training only, never exported
     word_opt = torch.optim.AdamW(word_readout.parameters(), lr=cfg.lr, weight_decay=0.0)
-    state = run.track(model=model, optimizer=opt, scheduler=sched, word_readout=word_readout, word_readout_optimizer=word_opt) or {}
+    pair_readout = WordReadout(clip.embed_dim, len(PAIRS), seed=cfg.seed + 1).to(device)  # training only
+    pair_opt = torch.optim.AdamW(pair_readout.parameters(), lr=cfg.lr, weight_decay=0.0)
+    state = run.track(model=model, optimizer=opt, scheduler=sched, word_readout=word_readout, word_readout_optimizer=word_opt,
+                      pair_readout=pair_readout, pair_readout_optimizer=pair_opt) or {}
     start, best = state.get("step", 0), state.get("best_score", -1.0)
 
     images = cached_split("train", cfg.num_train_scenes)
@@ -303,12 +325,17 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
         if cfg.word_loss_weight:
             words = bag_of_words(clip, texts).to(device)
             loss = loss + cfg.word_loss_weight * (word_loss(word_readout(img), words) + word_loss(word_readout(txt), words)) / 2
+        if cfg.pair_loss_weight:
+            pairs = bound_pairs(said).to(device)
+            loss = loss + cfg.pair_loss_weight * (word_loss(pair_readout(img), pairs) + word_loss(pair_readout(txt), pairs)) / 2
         opt.zero_grad(set_to_none=True)
         word_opt.zero_grad(set_to_none=True)
+        pair_opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         word_opt.step()
+        pair_opt.step()
         sched.step()
         if step % 25 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}", scale=f"{model.logit_scale.exp().item():.1f}")
