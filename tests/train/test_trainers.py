@@ -57,10 +57,10 @@ def test_clip_trainer_runs(tmp_path):
     train(cfg)
     assert (tmp_path / "export" / "training.json").read_text() == before
     assert '"init_score"' in (tmp_path / "run3" / "log.jsonl").read_text()
-    # export_best=False exports the latest model at every eval
-    cfg.output_dir, cfg.export_dir, cfg.export_best = str(tmp_path / "run4"), str(tmp_path / "latest"), False
+    # a fine-tune into a new dir exports its own best
+    cfg.output_dir, cfg.export_dir = str(tmp_path / "run4"), str(tmp_path / "other")
     train(cfg)
-    assert json.loads((tmp_path / "latest" / "training.json").read_text())["step"] == 2
+    assert json.loads((tmp_path / "other" / "training.json").read_text())["step"] == 1
 
 
 def test_image_negatives_are_false_and_enter_only_their_captions_softmax():

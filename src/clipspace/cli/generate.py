@@ -277,7 +277,7 @@ def caption(
     decoder: str = typer.Option("guided", "--decoder", help="glass: ga (prefix search, the paper) or guided (fast)."),
     num_captions: int = typer.Option(1, "--num-captions", help="Captions per image, best first."),
     seed: int = typer.Option(0, "--seed"),
-    clip: Optional[str] = typer.Option(None, "--clip", help="CLIP that scores the captions (default: zoo/clip-caption, trained on dense captions; else zoo/clip)."),
+    clip: str = typer.Option("clip", "--clip"),
     as_json: bool = typer.Option(False, "--json", help='One JSON object per image: {"image", "caption"}.'),
     generations: int = typer.Option(10, "--generations", help="ga: generations of the prefix search."),
     population: int = typer.Option(32, "--population", help="ga: prefixes per generation."),
@@ -300,7 +300,7 @@ def caption(
     x = load_images([str(p) for p in images])
     from ..pipelines.glass import GlassPipeline
 
-    pipe = GlassPipeline.from_pretrained() if clip is None else GlassPipeline.from_pretrained(clip=clip, caption_clip=None)
+    pipe = GlassPipeline.from_pretrained(clip=clip)
     res = pipe.caption(x, method=decoder, num_captions=num_captions, seed=seed, population=population,
                        generations=generations, prefix_length=prefix_length, top_k=top_k, beam=beam, lm_start=not random_start)
     for path, caps, scores in zip(images, res.captions, res.scores):

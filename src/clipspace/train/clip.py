@@ -83,7 +83,6 @@ class ClipTrainConfig:
     device: str = "cpu"  # "cuda", "auto", ...; checkpoints load on any device
     time_limit_s: float = 0.0  # checkpoint and stop after this many seconds of this session (0: run to the end)
     init_from: str | None = None  # warm start from a CLIP model dir (when the run dir with its checkpoint is gone)
-    export_best: bool = True  # export when the val score improves; False: export at every eval (the latest model)
     # fraction of two-object scenes (of two colors, caption false of the swap) that also bring their color-swapped
     # render as a hard-negative image for their caption (0: off)
     image_negatives: float = 0.0
@@ -350,8 +349,8 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
             acc, score = validate()
             run.log({"step": done, "val_zero_shot": acc})
             bar.write(f"step {done}: 40-way seen {acc['seen']:.3f} held-out {acc['held_out']:.3f}, position {acc['position']:.3f}, binding {acc['binding']:.3f}")
-            if (score > best or not cfg.export_best) and cfg.export_dir:
-                best = max(best, score)
+            if score > best and cfg.export_dir:
+                best = score
                 clip.save_pretrained(cfg.export_dir)
                 run.record_export(cfg.export_dir, cfg, f"clipspace train clip --config configs/{Path(cfg.export_dir).name}.json", step=done, val_zero_shot=acc)
                 run.log({"step": done, "exported": cfg.export_dir, "score": score})
