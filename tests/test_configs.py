@@ -59,5 +59,5 @@ def _model_classes(name: str):
 @pytest.mark.parametrize("path", CONFIGS, ids=[str(p.relative_to(p.parents[1])) if p.parent.name != "configs" else p.stem for p in CONFIGS])
 def test_model_sections_match_model_configs(path):
     raw = json.loads(path.read_text())
-    for key, cls in _model_classes(re.sub(r"(-detail)?(-v\d*|-ft)?$", "", path.stem)):
+    for key, cls in _model_classes(re.sub(r"(-detail)?(-v\d*|-ft|-bind)?$", "", path.stem)):
         cls(**raw.get(key) or {})  # a misspelt key raises TypeError
