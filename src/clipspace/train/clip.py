@@ -314,12 +314,12 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
             mask = torch.tensor([[i != j and caption_matches_scene(said[j], scenes[i]) for j in range(len(said))] for i in range(len(scenes))]).to(device)
         negs = [hard_negative(m, s, rng, weights=cfg.negative_weights) for _ in range(cfg.negatives_per_image) for m, s in zip(said, scenes)] if cfg.hard_negatives else []
         neg_texts = [caption_text(n, rng, style) for n in negs if n is not None]
-        owners = [i for i, s in enumerate(scenes) if cfg.image_negatives and len(s.objects) == 2
-                  and rng.random() < cfg.image_negatives and not caption_matches_scene(said[i], swap_colors(s))]
+        swapped = {i: swap_colors(s) for i, s in enumerate(scenes) if cfg.image_negatives and len(s.objects) == 2 and rng.random() < cfg.image_negatives}
+        owners = [i for i, s in swapped.items() if not caption_matches_scene(said[i], s)]
         if owners:
-            x = torch.cat([x, random_degrade(torch.stack([to_tensor(render(swap_colors(scenes[i]))) for i in owners]), g, cfg.p_clean)])
+            x = torch.cat([x, random_degrade(torch.stack([to_tensor(render(swapped[i])) for i in owners]), g, cfg.p_clean)])
 
-        img = F.normalize(clip.image_features(x.to(device)), dim=-1)
+        img = F.normalize(clip.image_features(x), dim=-1)
         img, neg_img = img[: len(scenes)], img[len(scenes) :]
         all_txt = clip.encode_text(texts + neg_texts, batch_size=cfg.batch_size, grad=True)
         txt, neg = all_txt[: len(texts)], (all_txt[len(texts) :] if neg_texts else None)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from ..zoo import resolve_model_path
+
 COMMAND: str | None = None  # the command line that started this process's training (set by `clipspace train`)
 
 
@@ -55,8 +57,13 @@ class RunDir:
         # the record of the model a fine-tune starts from, kept when the run starts: a run that exports into its
         # own init_from dir (zoo/x from zoo/x) would otherwise read its own earlier export as its origin
         init_from = getattr(config, "init_from", None)
-        if not self.ckpt.exists() and init_from and Path(init_from, "training.json").exists():
-            shutil.copyfile(Path(init_from, "training.json"), self.path / "init_training.json")
+        if not self.ckpt.exists() and init_from:
+            try:  # a zoo name ("clip-eval") or a directory, as the trainers' from_pretrained take it
+                record = resolve_model_path(init_from) / "training.json"
+            except FileNotFoundError:
+                record = None
+            if record is not None and record.exists():
+                shutil.copyfile(record, self.path / "init_training.json")
         self.t0 = time.time()
         self.elapsed_before = 0.0
         self.commands: list[str] = []  # every session's command line, oldest first
