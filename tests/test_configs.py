@@ -48,7 +48,7 @@ def _model_classes(name: str):
 
     return {
         "oracle": [("model", oracle.OracleConfig)], "clip": [("model", clip.ClipSpaceConfig)],
-        "clip-eval": [("model", clip.ClipSpaceConfig)], "caption-lm": [("model", caption_lm.CaptionLMConfig)],
+        "clip-eval": [("model", clip.ClipSpaceConfig)], "clip-caption": [("model", clip.ClipSpaceConfig)], "caption-lm": [("model", caption_lm.CaptionLMConfig)],
         "generator": [("model", generator.GeneratorConfig), ("critic", critic.CriticConfig)],
         "flow": [("model", flow.FlowConfig)], "prior": [("model", prior.PriorConfig)],
         "prior-ar": [("model", prior_ar.ARPriorConfig)], "decoder": [("model", decoder.DecoderConfig)],

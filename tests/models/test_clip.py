@@ -36,7 +36,7 @@ def test_hf_config_uses_our_special_ids():
     assert cfg.bos_token_id == clip.tokenizer.bos_token_id and cfg.pad_token_id == clip.tokenizer.pad_token_id
 
 
-@pytest.mark.parametrize("name", ["clip", "clip-eval"])
+@pytest.mark.parametrize("name", ["clip", "clip-eval", "clip-caption"])
 def test_zoo_clip_loads_with_transformers(name):
     if name not in list_models():
         pytest.skip(f"zoo/{name} not trained yet")
@@ -83,3 +83,22 @@ def test_color_swap_binding_counts_pairs_of_two_shapes():
     assert color_swap_binding(clip, load_images([render(s) for s in scenes]), scenes) > 0.8
     same = [replace(s, objects=(s.objects[0], replace(s.objects[1], shape=s.objects[0].shape))) for s in scenes[:4]]
     assert np.isnan(color_swap_binding(clip, load_images([render(s) for s in same]), same))
+
+
+def test_zoo_clip_reads_attributes_inside_full_captions():
+    """The first object's position (chance 1/9) and size (1/2) chosen inside an otherwise full, true caption."""
+    if "clip" not in list_models():
+        pytest.skip("zoo/clip not trained yet")
+    from clipspace.eval.clip_report import slot_choice
+    from clipspace.io import load_images
+    from clipspace.world import render
+    from clipspace.world.datasets import scene_at
+    from clipspace.world.scene import POSITIONS, SIZE_NAMES
+
+    scenes = [s for s in (scene_at("test", i) for i in range(150)) if len(s.objects) == 1][:60]
+    clip = ClipSpace.from_pretrained("clip")
+    emb = clip.encode_image(load_images([render(s) for s in scenes]))
+    assert slot_choice(clip, emb, scenes, "position", POSITIONS) > 0.6
+    assert slot_choice(clip, emb, scenes, "size", SIZE_NAMES) > 0.8
+    with pytest.raises(ValueError):  # a true value missing from the options is an error, not a silent miss
+        slot_choice(clip, emb, scenes, "position", POSITIONS[1:])

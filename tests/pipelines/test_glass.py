@@ -105,3 +105,18 @@ def test_captioning_needs_no_generator(pipe):
     assert len(out.captions) == 1
     with pytest.raises(InputError, match="generator"):
         captioner("a red circle", **FAST)
+
+
+def test_caption_clip_judges_captions(pipe, tmp_path):
+    """A separate captioning CLIP scores the captions (and travels with the pipeline); the text -> image CLIP does not."""
+    judge = tiny_clip(seed=3)
+    captioner = GlassPipeline(None, pipe.clip, None, pipe.caption_lm, caption_clip=judge)
+    image = torch.rand(1, 3, 64, 64)
+    out = captioner.caption(image, method="guided", num_captions=2, top_k=3, beam=2)
+    want = (judge.encode_text(out.captions[0]) @ judge.encode_image(image)[0]).tolist()
+    other = (pipe.clip.encode_text(out.captions[0]) @ pipe.clip.encode_image(image)[0]).tolist()
+    assert np.allclose(out.scores[0], want, atol=1e-5) and not np.allclose(out.scores[0], other, atol=1e-3)
+    captioner.save_pretrained(tmp_path / "c")
+    again = GlassPipeline.from_pretrained(tmp_path / "c")
+    assert again.caption_clip is not None and again.generator is None
+    assert GlassPipeline.from_pretrained(tmp_path / "c", caption_clip=None).caption_clip is None

@@ -6,7 +6,15 @@ import torch
 
 from ..models.clip import ClipSpace
 from ..train.clip import color_swap_binding
-from ..world.captions import POSITION_PHRASES, caption_scene
+from ..world.captions import (
+    POSITION_PHRASES,
+    CaptionStyle,
+    ObjectMention,
+    ParsedCaption,
+    caption_scene,
+    caption_text,
+    relation_holds,
+)
 from ..world.datasets import scene_at
 from ..world.scene import (
     BACKGROUND_NAMES,
@@ -22,6 +30,27 @@ from .report import images_of_test_split
 def _argmax_acc(clip: ClipSpace, images: torch.Tensor, labels: list[str], truth: list[int]) -> float:
     pred = (clip.encode_image(images) @ clip.encode_text(labels).T).argmax(-1)
     return float((pred == torch.tensor(truth)).float().mean())
+
+
+def _full_caption(scene, first: dict) -> str:
+    """The scene's caption naming size, color and shape of every object (and the relation), with the first
+    object's attributes overridden by `first` (e.g. {"position": "top"})."""
+    objs = list(scene.objects)
+    ms = [ObjectMention(shape=o.shape, color=o.color, size=o.size) for o in objs]
+    for k, v in first.items():
+        setattr(ms[0], k, v)
+    rel = next(r for r in ("left of", "right of", "above", "below") if relation_holds(r, *objs)) if len(objs) == 2 else None
+    return caption_text(ParsedCaption(objects=ms, relation=rel), np.random.default_rng(0), CaptionStyle(p_article=1.0))
+
+
+def slot_choice(clip: ClipSpace, emb: torch.Tensor, scenes: list, attr: str, options: tuple[str, ...]) -> float:
+    """How often CLIP picks the first object's true `attr` among `options` inside an otherwise full, true caption:
+    whether it reads the attribute where a caption puts it (a captioner can name only what its CLIP reads)."""
+    right = []
+    for e, sc in zip(emb, scenes):
+        texts = [_full_caption(sc, {attr: o}) for o in options]
+        right.append(int((clip.encode_text(texts) @ e).argmax()) == options.index(getattr(sc.objects[0], attr)))
+    return float(np.mean(right))
 
 
 @torch.no_grad()
@@ -61,6 +90,15 @@ def evaluate_clip(name_or_clip: str | ClipSpace = "clip", n: int = 5000) -> dict
 
     # binding: true two-object caption vs the same caption with the colors swapped (pairs of two shapes)
     out["binding_color_swap"] = color_swap_binding(clip, images, scenes)
+
+    # attributes read inside full captions (what a captioner judged by this CLIP can name), on up to 300 images each
+    x2, pairs_ = images[two[:300]], [scenes[i] for i in two[:300]]
+    emb2 = clip.encode_image(x2)
+    singles = [scenes[i] for i in one[:300]]
+    out["caption_position"] = slot_choice(clip, emb[:300], singles, "position", POSITIONS)
+    out["caption_size"] = slot_choice(clip, emb[:300], singles, "size", SIZE_NAMES)
+    out["caption_position_pair"] = slot_choice(clip, emb2, pairs_, "position", POSITIONS)
+    out["caption_size_pair"] = slot_choice(clip, emb2, pairs_, "size", SIZE_NAMES)
 
     # retrieval among 1000 test captions (one fresh caption per image, held-out pairs may be named)
     k = min(1000, n)

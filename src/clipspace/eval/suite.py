@@ -6,7 +6,7 @@ import os
 
 import torch
 
-SUITE = ("oracle", "clip", "clip-eval", "caption-lm", "generator", "glass", "glass-optimizers", "glass-caption", "flow", "unclip")
+SUITE = ("oracle", "clip", "clip-eval", "clip-caption", "caption-lm", "generator", "glass", "glass-optimizers", "glass-caption", "flow", "unclip")
 NEEDS = {
     "glass": ("generator", "clip"), "glass-optimizers": ("generator", "clip", "critic"), "glass-caption": ("caption-lm", "clip"),
     "flow": ("flow", "generator", "clip"), "unclip": ("prior", "decoder", "clip"),
@@ -146,7 +146,7 @@ def available(models: list[str]) -> list[str]:
 def run_one(what: str, n: int, report_dir: str | None = None) -> dict:
     if what == "oracle":
         return _oracle(n)
-    if what in ("clip", "clip-eval"):
+    if what in ("clip", "clip-eval", "clip-caption"):
         return _clip(what, n)
     if what == "caption-lm":
         return _caption_lm(n)

@@ -76,19 +76,24 @@ class GlassSettings:
 
 
 class GlassPipeline:
-    def __init__(self, generator: Generator | None, clip: ClipSpace, critic: Critic | None = None, caption_lm: CaptionLM | None = None):
-        """generator may be None for a captioning-only pipeline; caption_lm None for images only."""
+    def __init__(self, generator: Generator | None, clip: ClipSpace, critic: Critic | None = None, caption_lm: CaptionLM | None = None,
+                 caption_clip: ClipSpace | None = None):
+        """generator may be None for a captioning-only pipeline; caption_lm None for images only. caption_clip: the
+        CLIP that judges captions (image -> text), when it is not `clip` (zoo/clip-caption, trained on dense captions)."""
         self.generator = generator.eval() if generator is not None else None
         self.clip, self.critic, self.caption_lm = clip.eval(), critic, caption_lm
+        self.caption_clip = caption_clip.eval() if caption_clip is not None else None
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike | None = None, clip: str = "clip") -> "GlassPipeline":
-        """Components from a pipeline dir (generator/, clip/, critic/, caption-lm/) or from the zoo."""
+    def from_pretrained(cls, path: str | os.PathLike | None = None, clip: str = "clip", caption_clip: str | None = "clip-caption") -> "GlassPipeline":
+        """Components from a pipeline dir (generator/, clip/, critic/, caption-lm/, clip-caption/) or from the zoo;
+        caption_clip=None captions with `clip` itself."""
         clip_model = ClipSpace.from_pretrained(component_path(path, clip))
         gen, critic, lm = (optional_component(cls_, path, name) for cls_, name in ((Generator, "generator"), (Critic, "critic"), (CaptionLM, "caption-lm")))
         if gen is None and lm is None:
             raise FileNotFoundError("glass needs zoo/generator (text -> image) or zoo/caption-lm (image -> text); neither is there")
-        return cls(gen, clip_model, critic, lm)
+        judge = optional_component(ClipSpace, path, caption_clip) if caption_clip and lm is not None else None
+        return cls(gen, clip_model, critic, lm, judge)
 
     def save_pretrained(self, path: str | os.PathLike) -> None:
         self.clip.save_pretrained(os.path.join(path, "clip"))
@@ -102,6 +107,9 @@ class GlassPipeline:
         if self.caption_lm is not None:
             self.caption_lm.save_pretrained(os.path.join(path, "caption-lm"))
             parts["caption-lm"] = "CaptionLM"
+        if self.caption_clip is not None:
+            self.caption_clip.save_pretrained(os.path.join(path, "clip-caption"))
+            parts["clip-caption"] = "ClipSpace"
         write_model_index(path, "glass", parts)
 
     @torch.no_grad()
@@ -183,14 +191,15 @@ class GlassPipeline:
         images = image_prompt(image)
         if images is None:
             raise InputError("an image is required")
-        emb = self.clip.encode_image(images)
+        judge = self.caption_clip or self.clip
+        emb = judge.encode_image(images)
         captions, scores, history = [], [], []
         for e in emb:
             if method == "ga":
-                r = prefix_search(self.caption_lm, self.clip, e, prefix_length=prefix_length, population=population,
+                r = prefix_search(self.caption_lm, judge, e, prefix_length=prefix_length, population=population,
                                   generations=generations, seed=seed, num_captions=num_captions, callback=callback, lm_start=lm_start)
             else:
-                r = guided_decode(self.caption_lm, self.clip, e, top_k=top_k, beam=beam, num_captions=num_captions, callback=callback)
+                r = guided_decode(self.caption_lm, judge, e, top_k=top_k, beam=beam, num_captions=num_captions, callback=callback)
             captions.append(r.captions)
             scores.append([float(s) for s in r.scores])
             history.append(r.history)

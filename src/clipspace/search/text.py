@@ -24,14 +24,15 @@ class _CaptionScorer:
     """CLIP similarity of captions to one image embedding, memoised (GA populations repeat captions)."""
 
     def __init__(self, clip: ClipSpace, image_emb: torch.Tensor):
-        self.clip, self.image_emb, self.cache = clip, image_emb, {}
+        self.clip, self.image_emb, self.cache, self.emb = clip, image_emb, {}, {}
         self.evaluations = 0
 
     def __call__(self, captions: list[str]) -> np.ndarray:
         new = sorted({c for c in captions if c not in self.cache})
         if new:
-            sims = (self.clip.encode_text(new) @ self.image_emb).tolist()
-            self.cache.update(zip(new, sims))
+            emb = self.clip.encode_text(new)
+            self.cache.update(zip(new, (emb @ self.image_emb).tolist()))
+            self.emb.update(zip(new, emb))
             self.evaluations += len(new)
         return np.array([self.cache[c] for c in captions])
 
@@ -105,7 +106,8 @@ def _lm_prefixes(lm: CaptionLM, n: int, length: int, first_word: int, seed: int)
 @torch.no_grad()
 def guided_decode(
     lm: CaptionLM, clip: ClipSpace, image_emb: torch.Tensor, *, top_k: int = 8, beam: int = 4, clip_weight: float = 1.0,
-    lm_weight: float = 0.1, plausibility: float = 0.1, num_captions: int = 3, callback=None,
+    lm_weight: float = 0.1, plausibility: float = 0.1, num_captions: int = 3, callback=None, distinct: float | None = None,
+    refine: int = 0, max_span: int = 4,
 ) -> CaptionSearchResult:
     """Beam search where each beam's top-k next words are re-ranked by CLIP similarity of the partial
     caption to the image plus a small LM log-prob term (mean per token); finished captions are ranked
@@ -132,18 +134,82 @@ def guided_decode(
         sims = scorer(texts)
         score = lambda c: clip_weight * c[2] + lm_weight * c[0][1] / len(c[0][0])  # noqa: E731
         ranked = sorted(zip(cands, texts, sims), key=lambda c: -score(c))
-        beams = []
+        beams, kept = [], []
         for c in ranked:
             (seq, lp), text, sim = c
             if seq[-1] == tok.eos_token_id or len(seq) >= lm.max_length - 1:
                 if text:
                     finished[text] = max(finished.get(text, -np.inf), score(c))
-            elif len(beams) < beam:
+            elif len(beams) < beam and (distinct is None or all(float(scorer.emb[text] @ scorer.emb[t]) < distinct for t in kept)):
                 beams.append((seq, lp))
+                kept.append(text)
         history.append(max(scorer.cache[t] for t in finished) if finished else float("nan"))
         if callback is not None:
             callback(StepInfo(step=step + 1, total=lm.max_length - 1, fitness=history[-1]))
         if not beams:
             break
+    if refine and finished:
+        best = max(finished, key=finished.get)
+        text, value = insert_spans(lm, scorer, best, rounds=refine, max_span=max_span, top_k=top_k // 2 or 1,
+                                   plausibility=plausibility, clip_weight=clip_weight, lm_weight=lm_weight)
+        finished[text] = value
     ranked = [c for c, _ in sorted(finished.items(), key=lambda t: -t[1])[:num_captions]]
     return CaptionSearchResult(ranked, [scorer.cache[c] for c in ranked], history, scorer.evaluations)
+
+
+@torch.no_grad()
+def _plausible_rows(lm: CaptionLM, rows: list[list[int]], plausibility: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """For [BOS] ... [EOS] id rows: whether every word is within the LM's plausibility floor where it stands (as the
+    guided decoder's candidates are), and the summed log-prob per row divided by its length, [BOS] counted (the decoder's LM term)."""
+    tok = lm.tokenizer
+    T = max(map(len, rows))
+    ids = torch.tensor([r + [tok.pad_token_id] * (T - len(r)) for r in rows])
+    real = (torch.arange(T) < torch.tensor([len(r) for r in rows])[:, None])[:, 1:]
+    logp = lm.model(input_ids=ids, attention_mask=(ids != tok.pad_token_id).long()).logits[:, :-1].float().log_softmax(-1)
+    logp[..., [tok.pad_token_id, tok.bos_token_id, tok.unk_token_id]] = float("-inf")
+    chosen = logp.gather(-1, ids[:, 1:, None])[..., 0].masked_fill(~real, 0.0)
+    ok = ((chosen >= logp.amax(-1) + np.log(plausibility)) | ~real).all(1)
+    return ok, chosen.sum(1) / torch.tensor([len(r) for r in rows])
+
+
+@torch.no_grad()
+def insert_spans(
+    lm: CaptionLM, scorer: _CaptionScorer, text: str, *, rounds: int = 2, max_span: int = 4, top_k: int = 4,
+    per_gap: int = 8, plausibility: float = 0.1, clip_weight: float = 1.0, lm_weight: float = 0.1,
+) -> tuple[str, float]:
+    """Polish a finished caption by inserting the phrases the LM would write at each gap ("a blue star" ->
+    "a small blue star at the top"), kept when the decoder's score (CLIP + LM term) rises and every word of
+    the new caption stays within the LM's plausibility floor. A left-to-right beam must choose "a small"
+    before it sees "blue", and a position before the relation that follows; an insertion sees the whole caption."""
+    tok = lm.tokenizer
+    special = [tok.pad_token_id, tok.bos_token_id, tok.unk_token_id, tok.eos_token_id]
+    enc = lm.encode([text])
+    ids = enc["input_ids"][0][enc["attention_mask"][0].bool()].tolist()
+    value = clip_weight * float(scorer([text])[0]) + lm_weight * float(_plausible_rows(lm, [ids], plausibility)[1][0])
+    for _ in range(rounds):
+        cands = []
+        for gap in range(1, len(ids)):  # before ids[gap]: after [BOS] ... before [EOS]
+            frontier = [(ids[:gap], 0.0)]
+            for _depth in range(max_span):
+                logp = lm.model(input_ids=torch.tensor([f for f, _ in frontier])).logits[:, -1].float().log_softmax(-1)
+                logp[:, special] = float("-inf")
+                top = logp.topk(top_k, dim=-1)
+                grown = [(f + [t], lp + v) for (f, lp), vals, idx, hi in zip(frontier, top.values.tolist(), top.indices.tolist(), top.values[:, 0].tolist())
+                         for v, t in zip(vals, idx) if v >= hi + np.log(plausibility)]
+                frontier = sorted(grown, key=lambda c: -c[1])[:per_gap]
+                if not frontier:
+                    break
+                cands += [f + ids[gap:] for f, _ in frontier]
+        if not cands:
+            break
+        ok, lm_term = _plausible_rows(lm, cands, plausibility)
+        keep = [i for i in range(len(cands)) if ok[i]]
+        if not keep:
+            break
+        texts = lm.decode(torch.nn.utils.rnn.pad_sequence([torch.tensor(cands[i]) for i in keep], batch_first=True, padding_value=tok.pad_token_id))
+        total = clip_weight * scorer(texts) + lm_weight * lm_term[keep].numpy()
+        j = int(total.argmax())
+        if total[j] <= value:
+            break
+        ids, text, value = cands[keep[j]], texts[j], float(total[j])
+    return text, value
