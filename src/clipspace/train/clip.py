@@ -86,6 +86,8 @@ class ClipTrainConfig:
     # fraction of two-object scenes (of two colors, caption false of the swap) that also bring their color-swapped
     # render as a hard-negative image for their caption (0: off)
     image_negatives: float = 0.0
+    # of those, the fraction re-rendered with the objects' places exchanged instead of their colors (position binding)
+    position_image_negatives: float = 0.0
 
 
 _NEG_DEFAULT = {"shape": 0.3, "color": 0.2, "swap_color": 0.12, "swap_shape": 0.08, "relation": 0.1, "size": 0.08, "position": 0.06, "background": 0.06}
@@ -124,6 +126,13 @@ def hard_negative(said: ParsedCaption, scene: Scene, rng: np.random.Generator, t
             a, b = getattr(objs[0], attr), getattr(objs[1], attr)
             setattr(objs[0], attr, b)
             setattr(objs[1], attr, a)
+        elif kind == "swap_position":  # the positions bound the other way round (or one moved onto the other object)
+            if len(objs) < 2 or (objs[0].position is None and objs[1].position is None):
+                continue
+            objs[0].position, objs[1].position = (
+                (objs[1].position, objs[0].position) if objs[0].position and objs[1].position
+                else (scene.objects[_index_of(objs[1], scene)].position if objs[0].position else None,
+                      scene.objects[_index_of(objs[0], scene)].position if objs[1].position else None))
         elif kind == "relation":
             if neg.relation not in _FLIP:
                 continue
@@ -134,6 +143,19 @@ def hard_negative(said: ParsedCaption, scene: Scene, rng: np.random.Generator, t
             continue
         return neg
     return None
+
+
+def _index_of(m, scene: Scene) -> int:
+    """Which object of a two-object scene a caption's mention describes (the one it agrees with more)."""
+    agree = [sum(getattr(m, a) in (None, getattr(o, a)) for a in ("shape", "color", "size")) for o in scene.objects]
+    return int(np.argmax(agree))
+
+
+def swap_positions(scene: Scene) -> Scene:
+    """The two-object scene with its objects' places (cell and centre) exchanged; still valid: the two extents keep
+    their distance."""
+    a, b = scene.objects
+    return replace(scene, objects=(replace(a, cell=b.cell, cx=b.cx, cy=b.cy), replace(b, cell=a.cell, cx=a.cx, cy=a.cy)))
 
 
 def swap_colors(scene: Scene) -> Scene:
@@ -314,7 +336,8 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
             mask = torch.tensor([[i != j and caption_matches_scene(said[j], scenes[i]) for j in range(len(said))] for i in range(len(scenes))]).to(device)
         negs = [hard_negative(m, s, rng, weights=cfg.negative_weights) for _ in range(cfg.negatives_per_image) for m, s in zip(said, scenes)] if cfg.hard_negatives else []
         neg_texts = [caption_text(n, rng, style) for n in negs if n is not None]
-        swapped = {i: swap_colors(s) for i, s in enumerate(scenes) if cfg.image_negatives and len(s.objects) == 2 and rng.random() < cfg.image_negatives}
+        swapped = {i: (swap_positions(s) if cfg.position_image_negatives and rng.random() < cfg.position_image_negatives else swap_colors(s))
+                   for i, s in enumerate(scenes) if cfg.image_negatives and len(s.objects) == 2 and rng.random() < cfg.image_negatives}
         owners = [i for i, s in swapped.items() if not caption_matches_scene(said[i], s)]
         if owners:
             x = torch.cat([x, random_degrade(torch.stack([to_tensor(render(swapped[i])) for i in owners]), g, cfg.p_clean)])
