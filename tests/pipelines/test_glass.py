@@ -120,3 +120,15 @@ def test_caption_clip_judges_captions(pipe, tmp_path):
     again = GlassPipeline.from_pretrained(tmp_path / "c")
     assert again.caption_clip is not None and again.generator is None
     assert GlassPipeline.from_pretrained(tmp_path / "c", caption_clip=None).caption_clip is None
+
+
+def test_insert_spans_keeps_only_rising_scores(pipe):
+    """Phrase insertion lengthens a caption when the judge rewards words, and leaves it when the judge punishes them."""
+    from clipspace.search.text import insert_spans
+
+    lm = pipe.caption_lm
+    start = "a red circle"
+    longer, v_long = insert_spans(lm, lambda texts: np.array([len(t.split()) for t in texts], float), start, rounds=2, plausibility=1e-4)
+    assert len(longer.split()) > len(start.split())
+    same, _ = insert_spans(lm, lambda texts: -np.array([len(t.split()) for t in texts], float), start, rounds=2, plausibility=1e-4)
+    assert same == start

@@ -96,6 +96,37 @@ def test_image_negatives_are_false_and_enter_only_their_captions_softmax():
     assert torch.allclose(with_neg - base, extra, atol=1e-5) and extra > 0
 
 
+def test_position_swaps_bind_positions_the_other_way_round():
+    import numpy as np
+
+    from clipspace.train.clip import hard_negative, swap_positions
+    from clipspace.world import render
+    from clipspace.world.captions import CaptionStyle, ObjectMention, ParsedCaption, caption_matches_scene, choose_mentions
+    from clipspace.world.datasets import scene_at
+
+    pairs = [s for s in (scene_at("train", i) for i in range(300)) if len(s.objects) == 2]
+    scene = pairs[0]
+    moved = swap_positions(scene)
+    a, b = scene.objects
+    assert [(o.cell, o.cx, o.cy) for o in moved.objects] == [(b.cell, b.cx, b.cy), (a.cell, a.cx, a.cy)]
+    assert [(o.color, o.shape, o.size) for o in moved.objects] == [(o.color, o.shape, o.size) for o in scene.objects]
+    assert render(moved).shape == render(scene).shape
+    said = ParsedCaption(objects=[ObjectMention(shape=o.shape, color=o.color, position=o.position) for o in scene.objects], relation="and")
+    assert caption_matches_scene(said, scene) and not caption_matches_scene(said, moved)
+
+    rng, made = np.random.default_rng(0), 0
+    for s in pairs:
+        said = choose_mentions(s, rng, CaptionStyle(p_position_pair=0.7))
+        neg = hard_negative(said, s, rng, weights={"swap_position": 1.0})
+        if neg is None:  # nothing placed, or the moved caption is still true ("an object at the top": so is the other)
+            continue
+        made += 1
+        assert not caption_matches_scene(neg, s)
+        named = [m.position for m in neg.objects if m.position]
+        assert set(named) <= {o.position for o in s.objects}  # only the scene's own places, bound wrongly
+    assert made > len(pairs) / 2
+
+
 def test_hard_negatives_are_false_and_respect_the_held_out_rule():
     import numpy as np
 

@@ -179,15 +179,18 @@ class GlassPipeline:
     @torch.no_grad()
     def caption(
         self, image, *, method: str = "guided", num_captions: int = 3, seed: int = 0, population: int = 32,
-        generations: int = 10, prefix_length: int = 3, top_k: int = 8, beam: int = 4, lm_start: bool = True, callback=None,
+        generations: int = 10, prefix_length: int = 3, top_k: int = 8, beam: int = 4, lm_start: bool = True, refine: int = 0,
+        callback=None,
     ) -> TextOutput:
         """Image -> text: method "ga" (the paper's prefix search; lm_start=False starts it from random prefixes
-        as the paper does) or "guided" (CLIP-re-ranked beam search)."""
+        as the paper does) or "guided" (CLIP-re-ranked beam search; `refine` rounds of phrase insertion into its
+        best caption, `search.text.insert_spans`)."""
         if self.caption_lm is None:
             raise InputError("captioning needs the caption model (zoo/caption-lm)")
         if method not in CAPTION_DECODERS:
             raise InputError(f"method must be one of {', '.join(CAPTION_DECODERS)}, got {method!r}")
         check_count("num_captions", num_captions)
+        check_count("refine", refine, 0)
         images = image_prompt(image)
         if images is None:
             raise InputError("an image is required")
@@ -199,7 +202,8 @@ class GlassPipeline:
                 r = prefix_search(self.caption_lm, judge, e, prefix_length=prefix_length, population=population,
                                   generations=generations, seed=seed, num_captions=num_captions, callback=callback, lm_start=lm_start)
             else:
-                r = guided_decode(self.caption_lm, judge, e, top_k=top_k, beam=beam, num_captions=num_captions, callback=callback)
+                r = guided_decode(self.caption_lm, judge, e, top_k=top_k, beam=beam, num_captions=num_captions, callback=callback,
+                                  refine=refine)
             captions.append(r.captions)
             scores.append([float(s) for s in r.scores])
             history.append(r.history)

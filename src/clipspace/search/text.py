@@ -187,10 +187,10 @@ def insert_spans(
     ids = enc["input_ids"][0][enc["attention_mask"][0].bool()].tolist()
     value = clip_weight * float(scorer([text])[0]) + lm_weight * float(_plausible_rows(lm, [ids], plausibility)[1][0])
     for _ in range(rounds):
-        cands = []
+        cands, room = [], min(max_span, lm.max_length - len(ids))  # a caption never outgrows the LM's context
         for gap in range(1, len(ids)):  # before ids[gap]: after [BOS] ... before [EOS]
             frontier = [(ids[:gap], 0.0)]
-            for _depth in range(max_span):
+            for _depth in range(room):
                 logp = lm.model(input_ids=torch.tensor([f for f, _ in frontier])).logits[:, -1].float().log_softmax(-1)
                 logp[:, special] = float("-inf")
                 top = logp.topk(top_k, dim=-1)
