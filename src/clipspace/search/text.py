@@ -24,15 +24,14 @@ class _CaptionScorer:
     """CLIP similarity of captions to one image embedding, memoised (GA populations repeat captions)."""
 
     def __init__(self, clip: ClipSpace, image_emb: torch.Tensor):
-        self.clip, self.image_emb, self.cache, self.emb = clip, image_emb, {}, {}
+        self.clip, self.image_emb, self.cache = clip, image_emb, {}
         self.evaluations = 0
 
     def __call__(self, captions: list[str]) -> np.ndarray:
         new = sorted({c for c in captions if c not in self.cache})
         if new:
-            emb = self.clip.encode_text(new)
-            self.cache.update(zip(new, (emb @ self.image_emb).tolist()))
-            self.emb.update(zip(new, emb))
+            sims = (self.clip.encode_text(new) @ self.image_emb).tolist()
+            self.cache.update(zip(new, sims))
             self.evaluations += len(new)
         return np.array([self.cache[c] for c in captions])
 
@@ -106,7 +105,7 @@ def _lm_prefixes(lm: CaptionLM, n: int, length: int, first_word: int, seed: int)
 @torch.no_grad()
 def guided_decode(
     lm: CaptionLM, clip: ClipSpace, image_emb: torch.Tensor, *, top_k: int = 8, beam: int = 4, clip_weight: float = 1.0,
-    lm_weight: float = 0.1, plausibility: float = 0.1, num_captions: int = 3, callback=None, distinct: float | None = None,
+    lm_weight: float = 0.1, plausibility: float = 0.1, num_captions: int = 3, callback=None,
     refine: int = 0, max_span: int = 4,
 ) -> CaptionSearchResult:
     """Beam search where each beam's top-k next words are re-ranked by CLIP similarity of the partial
@@ -134,15 +133,14 @@ def guided_decode(
         sims = scorer(texts)
         score = lambda c: clip_weight * c[2] + lm_weight * c[0][1] / len(c[0][0])  # noqa: E731
         ranked = sorted(zip(cands, texts, sims), key=lambda c: -score(c))
-        beams, kept = [], []
+        beams = []
         for c in ranked:
             (seq, lp), text, sim = c
             if seq[-1] == tok.eos_token_id or len(seq) >= lm.max_length - 1:
                 if text:
                     finished[text] = max(finished.get(text, -np.inf), score(c))
-            elif len(beams) < beam and (distinct is None or all(float(scorer.emb[text] @ scorer.emb[t]) < distinct for t in kept)):
+            elif len(beams) < beam:
                 beams.append((seq, lp))
-                kept.append(text)
         history.append(max(scorer.cache[t] for t in finished) if finished else float("nan"))
         if callback is not None:
             callback(StepInfo(step=step + 1, total=lm.max_length - 1, fitness=history[-1]))
