@@ -179,7 +179,7 @@ class GlassPipeline:
     @torch.no_grad()
     def caption(
         self, image, *, method: str = "guided", num_captions: int = 3, seed: int = 0, population: int = 32,
-        generations: int = 10, prefix_length: int = 3, top_k: int = 8, beam: int = 4, lm_start: bool = True, refine: int = 0,
+        generations: int = 10, prefix_length: int = 3, top_k: int = 8, beam: int = 4, lm_start: bool = True, refine: int = 2,
         callback=None,
     ) -> TextOutput:
         """Image -> text: method "ga" (the paper's prefix search; lm_start=False starts it from random prefixes
