@@ -69,6 +69,7 @@ def test_prompts_file_variations_and_caption(tiny_zoo, tmp_path):
     (["variations", "missing.png", "--out", "OUT"], "no such file"),
     (["caption", "missing.png"], "no such file"),
     (["caption", "missing.png", "--refine", "-1"], "--refine"),
+    (["caption", "missing.png", "--clip", "no-such-clip"], "no-such-clip"),
     (["generate", "!!!", "--out", "OUT"], "word"),
     (["interpolate", "a red circle", "missing.png", "--method", "flow", "--out", "OUT"], "no such image"),
 ])

@@ -296,6 +296,10 @@ def caption(
         check_positive(name, value)
     if refine is not None and refine < 0:
         raise InputError(f"--refine must be >= 0, got {refine}")
+    if clip != "clip-caption":  # a CLIP named on the command line must exist; the default falls back to zoo/clip
+        from ..zoo import resolve_model_path
+
+        resolve_model_path(clip)
     if method not in CAPTION_METHODS:
         raise InputError(f"--method must be one of {', '.join(CAPTION_METHODS)}, got {method!r}")
     if method != "glass":
