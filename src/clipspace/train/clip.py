@@ -129,10 +129,11 @@ def hard_negative(said: ParsedCaption, scene: Scene, rng: np.random.Generator, t
         elif kind == "swap_position":  # the positions bound the other way round (or one moved onto the other object)
             if len(objs) < 2 or (objs[0].position is None and objs[1].position is None):
                 continue
-            objs[0].position, objs[1].position = (
-                (objs[1].position, objs[0].position) if objs[0].position and objs[1].position
-                else (scene.objects[_index_of(objs[1], scene)].position if objs[0].position else None,
-                      scene.objects[_index_of(objs[0], scene)].position if objs[1].position else None))
+            if objs[0].position and objs[1].position:
+                objs[0].position, objs[1].position = objs[1].position, objs[0].position
+            else:  # the one named place is true of its own object, so the scene's other place is the other object's
+                named = objs[0] if objs[0].position else objs[1]
+                named.position = next(o.position for o in scene.objects if o.position != named.position)
         elif kind == "relation":
             if neg.relation not in _FLIP:
                 continue
@@ -143,12 +144,6 @@ def hard_negative(said: ParsedCaption, scene: Scene, rng: np.random.Generator, t
             continue
         return neg
     return None
-
-
-def _index_of(m, scene: Scene) -> int:
-    """Which object of a two-object scene a caption's mention describes (the one it agrees with more)."""
-    agree = [sum(getattr(m, a) in (None, getattr(o, a)) for a in ("shape", "color", "size")) for o in scene.objects]
-    return int(np.argmax(agree))
 
 
 def swap_positions(scene: Scene) -> Scene:
