@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from . import analysis, generate, train, world  # noqa: F401  (registers the commands)
+from . import analysis, caption, generate, train, world  # noqa: F401  (registers the commands)
 from .common import app
 
 

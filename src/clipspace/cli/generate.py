@@ -1,4 +1,4 @@
-"""clipspace generate / caption / variations: the methods' pipelines from the command line.
+"""clipspace generate / variations / edit / interpolate: the methods' pipelines from the command line.
 
 Outputs: PNGs (settings in a text chunk) and DIR/results.jsonl, one JSON object per image.
 """
@@ -18,7 +18,6 @@ from .common import StagedDir, app, check_positive, edge
 
 GENERATE_METHODS = ("glass", "flow", "unclip", "vdl")
 AVAILABLE = ("glass", "flow", "unclip")
-CAPTION_METHODS = ("glass", "prefix")
 
 
 # options the methods share across commands, defined once; unset, each takes its method's tuned default
@@ -267,58 +266,6 @@ def variations(
     if negative:
         settings = dict(settings, negative_prompt=negative)
     _run_images(pipe, method, [job], seed, n, out, save_every, gif, settings)
-
-
-@app.command()
-@edge
-def caption(
-    images: list[Path] = typer.Argument(..., help="Image files."),
-    method: str = typer.Option("glass", "--method", help=f"One of: {', '.join(CAPTION_METHODS)}."),
-    decoder: str = typer.Option("guided", "--decoder", help="glass: ga (prefix search, the paper) or guided (fast)."),
-    num_captions: int = typer.Option(1, "--num-captions", help="Captions per image, best first."),
-    seed: int = typer.Option(0, "--seed"),
-    clip: str = typer.Option("clip-caption", "--clip", help="The CLIP that judges captions (zoo/clip when zoo/clip-caption is absent)."),
-    as_json: bool = typer.Option(False, "--json", help='One JSON object per image: {"image", "caption"}.'),
-    generations: int = typer.Option(10, "--generations", help="ga: generations of the prefix search."),
-    population: int = typer.Option(32, "--population", help="ga: prefixes per generation."),
-    prefix_length: int = typer.Option(3, "--prefix-length", help="ga: tokens searched before greedy continuation."),
-    top_k: int = typer.Option(8, "--top-k", help="guided: next words the LM proposes at each step."),
-    beam: int = typer.Option(4, "--beam", help="guided: partial captions kept at each step."),
-    refine: int = typer.Option(None, "--refine", help="guided: rounds of phrase insertion into the best caption (0: off; default 2)."),
-    random_start: bool = typer.Option(False, "--random-start", help="ga: first prefixes uniformly random (the paper) instead of sampled from the caption model."),
-):
-    """Image -> text."""
-    from ..io import load_images
-
-    check_positive("--num-captions", num_captions)
-    for name, value in (("--generations", generations), ("--population", population), ("--prefix-length", prefix_length),
-                        ("--top-k", top_k), ("--beam", beam)):
-        check_positive(name, value)
-    if refine is not None and refine < 0:
-        raise InputError(f"--refine must be >= 0, got {refine}")
-    if clip != "clip-caption":  # a CLIP named on the command line must exist; the default falls back to zoo/clip
-        from ..zoo import resolve_model_path
-
-        resolve_model_path(clip)
-    if method not in CAPTION_METHODS:
-        raise InputError(f"--method must be one of {', '.join(CAPTION_METHODS)}, got {method!r}")
-    if method != "glass":
-        raise InputError(f"caption method {method!r} is not available yet in this release (available: glass)")
-    x = load_images([str(p) for p in images])
-    from ..pipelines.glass import GlassPipeline
-
-    pipe = GlassPipeline.from_pretrained(caption_clip=clip)
-    extra = {} if refine is None else {"refine": refine}
-    res = pipe.caption(x, method=decoder, num_captions=num_captions, seed=seed, population=population, generations=generations,
-                       prefix_length=prefix_length, top_k=top_k, beam=beam, lm_start=not random_start, **extra)
-    for path, caps, scores in zip(images, res.captions, res.scores):
-        if as_json:
-            row = {"image": str(path), "caption": caps[0] if caps else ""}
-            if num_captions > 1:
-                row["captions"] = [[c, round(s, 6)] for c, s in zip(caps, scores)]
-            typer.echo(json.dumps(row))
-        else:
-            typer.echo(f"{path}: " + " | ".join(caps))
 
 
 @app.command()
