@@ -39,6 +39,7 @@ def test_clip_trainer_runs(tmp_path):
     cfg = ClipTrainConfig(
         output_dir=str(tmp_path / "run"), export_dir=str(tmp_path / "export"), num_train_scenes=64, steps=2,
         batch_size=8, eval_every=2, eval_images=8, threads=1, word_loss_weight=0.5, negatives_per_image=2, image_negatives=1.0, pair_loss_weight=1.0,
+        detail_loss_weight=1.0,
         model={"vision_hidden": 32, "vision_layers": 1, "text_hidden": 32, "text_layers": 1, "heads": 2, "projection_dim": 16},
     )
     train(cfg)
@@ -66,8 +67,13 @@ def test_clip_trainer_runs(tmp_path):
 def test_image_negatives_are_false_and_enter_only_their_captions_softmax():
     import torch.nn.functional as F
 
-    from clipspace.train.clip import contrastive_loss, swap_colors
-    from clipspace.world.captions import ObjectMention, ParsedCaption, caption_matches_scene
+    from clipspace.train.clip_losses import contrastive_loss
+    from clipspace.train.clip_negatives import swap_colors
+    from clipspace.world.captions import (
+        ObjectMention,
+        ParsedCaption,
+        caption_matches_scene,
+    )
     from clipspace.world.datasets import scene_at
 
     scene = next(s for s in (scene_at("train", i) for i in range(200)) if len(s.objects) == 2 and s.objects[0].shape != s.objects[1].shape)
@@ -78,7 +84,7 @@ def test_image_negatives_are_false_and_enter_only_their_captions_softmax():
     said = ParsedCaption(objects=[ObjectMention(color=o.color, shape=o.shape) for o in scene.objects], relation="and")
     assert caption_matches_scene(said, scene) and not caption_matches_scene(said, swapped)
 
-    from clipspace.train.clip import PAIRS, bound_pairs
+    from clipspace.train.clip_losses import PAIRS, bound_pairs
     swapped_said = ParsedCaption(objects=[ObjectMention(color=o.color, shape=o.shape) for o in swapped.objects], relation="and")
     half = ParsedCaption(objects=[ObjectMention(color=scene.objects[0].color), ObjectMention(shape=scene.objects[1].shape)], relation="and")
     bags = bound_pairs([said, swapped_said, half])
@@ -99,9 +105,15 @@ def test_image_negatives_are_false_and_enter_only_their_captions_softmax():
 def test_position_swaps_bind_positions_the_other_way_round():
     import numpy as np
 
-    from clipspace.train.clip import hard_negative, swap_positions
+    from clipspace.train.clip_negatives import hard_negative, swap_positions
     from clipspace.world import render
-    from clipspace.world.captions import CaptionStyle, ObjectMention, ParsedCaption, caption_matches_scene, choose_mentions
+    from clipspace.world.captions import (
+        CaptionStyle,
+        ObjectMention,
+        ParsedCaption,
+        caption_matches_scene,
+        choose_mentions,
+    )
     from clipspace.world.datasets import scene_at
 
     pairs = [s for s in (scene_at("train", i) for i in range(300)) if len(s.objects) == 2]
@@ -130,7 +142,7 @@ def test_position_swaps_bind_positions_the_other_way_round():
 def test_hard_negatives_are_false_and_respect_the_held_out_rule():
     import numpy as np
 
-    from clipspace.train.clip import hard_negative
+    from clipspace.train.clip_negatives import hard_negative
     from clipspace.world.captions import caption_matches_scene, choose_mentions
     from clipspace.world.datasets import scene_at
     from clipspace.world.scene import is_held_out
@@ -330,9 +342,47 @@ def test_device_that_is_not_there_is_a_clear_error():
 
 
 def test_word_readout_is_fixed_and_tells_every_word_apart():
-    from clipspace.train.clip import WordReadout
+    from clipspace.train.clip_losses import WordReadout
 
     r = WordReadout(16, 8, scale=10.0)
     assert [n for n, _ in r.named_parameters()] == ["bias"]  # the directions are not learned
     assert torch.allclose(r.weight @ r.weight.T, 100.0 * torch.eye(8), atol=1e-3)  # one orthonormal row per word
     assert torch.equal(WordReadout(16, 8).weight, r.weight)  # seeded
+
+
+def test_detail_triplets_rank_a_true_word_above_none_above_a_false_one():
+    import numpy as np
+
+    from clipspace.train.clip_losses import detail_loss
+    from clipspace.train.clip_negatives import detail_triplet
+    from clipspace.world.captions import CaptionStyle, caption_matches_scene, choose_mentions
+    from clipspace.world.datasets import scene_at
+    from clipspace.world.scene import is_held_out
+
+    rng, kinds = np.random.default_rng(0), set()
+    for i in range(300):
+        scene = scene_at("train", i)
+        said = choose_mentions(scene, rng, CaptionStyle(p_size=0.5, p_position=0.5, p_position_pair=0.5))
+        full, plain, false = detail_triplet(said, scene, rng)
+        assert caption_matches_scene(full, scene) and caption_matches_scene(plain, scene)
+        assert not caption_matches_scene(false, scene)
+        assert not any(is_held_out(m.color, m.shape) for c in (full, false) for m in c.objects)
+        # the three differ in one slot: said truly, unsaid, said falsely
+        slots = [(k, a) for k, (f, p, x) in enumerate(zip(full.objects, plain.objects, false.objects))
+                 for a in ("size", "position", "color", "shape") if (getattr(f, a), getattr(p, a), getattr(x, a)) != (getattr(f, a),) * 3]
+        slots += [(-1, "background")] if len({full.background, plain.background, false.background}) > 1 else []
+        assert len(slots) == 1
+        k, attr = slots[0]
+        got = (full.background, plain.background, false.background) if k < 0 else tuple(getattr(c.objects[k], attr) for c in (full, plain, false))
+        assert got[1] is None and got[0] is not None and got[2] not in (None, got[0])
+        kinds.add(attr)
+    assert kinds == {"size", "position", "color", "shape", "background"}
+    scene = scene_at("train", 0)
+    wrong = choose_mentions(scene_at("train", 1), rng)
+    assert detail_triplet(wrong, scene, rng) is None or caption_matches_scene(wrong, scene)  # only true captions get detail
+
+    img = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+    other = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+    right = detail_loss(img, img, (img + other) / 2, other, torch.tensor(10.0))
+    assert right < detail_loss(img, other, (img + other) / 2, img, torch.tensor(10.0))
+    assert right > 0

@@ -1,11 +1,12 @@
-"""CLIP zero-shot figures on the test split: color-shape pairs, attribute probes, binding, retrieval."""
+"""CLIP zero-shot figures on the test split: color-shape pairs, attribute probes, binding, attributes read inside
+full captions, detail ranking, retrieval."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
 from ..models.clip import ClipSpace
-from ..train.clip import color_swap_binding
+from ..train.clip import color_swap_binding, detail_ranking
 from ..world.captions import (
     POSITION_PHRASES,
     CaptionStyle,
@@ -99,6 +100,10 @@ def evaluate_clip(name_or_clip: str | ClipSpace = "clip", n: int = 5000) -> dict
     out["caption_size"] = slot_choice(clip, emb[:300], singles, "size", SIZE_NAMES)
     out["caption_position_pair"] = slot_choice(clip, emb2, pairs_, "position", POSITIONS)
     out["caption_size_pair"] = slot_choice(clip, emb2, pairs_, "size", SIZE_NAMES)
+    # detail ranking: a true size / position word raises the score, a false one lowers it below saying nothing
+    mixed = one[:300] + two[:300]
+    for kind in ("size", "position"):
+        out[f"detail_{kind}"] = detail_ranking(clip, images[mixed], [scenes[i] for i in mixed], kind)
 
     # retrieval among 1000 test captions (one fresh caption per image, held-out pairs may be named)
     k = min(1000, n)

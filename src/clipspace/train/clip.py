@@ -14,11 +14,14 @@ Recipe (all captions obey the held-out rule):
 - optionally (`image_negatives`), hard-negative *images*: a two-object scene re-rendered with its objects' colors
   swapped, appended to the image side of the text->image softmax for its caption. Text-only swap negatives give
   the image encoder no gradient while the two captions embed alike (a bag of words on both sides is a saddle);
-  the swapped render asks the image encoder directly which color sits on which shape.
+  the swapped render asks the image encoder directly which color sits on which shape;
+- optionally (`detail_loss_weight`, captioning CLIPs), a detail ranking per image: the caption with one more true
+  word above the caption without it above the caption with that word false (see detail_triplet).
+Negatives live in clip_negatives.py, losses in clip_losses.py.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +34,6 @@ from ..models.clip import ClipSpace, ClipSpaceConfig
 from ..world.captions import (
     POSITION_PHRASES,
     CaptionStyle,
-    ParsedCaption,
     caption_matches_scene,
     caption_text,
     choose_mentions,
@@ -39,16 +41,24 @@ from ..world.captions import (
 from ..world.datasets import batch_at, cached_split, scene_at, to_tensor
 from ..world.degrade import random_degrade
 from ..world.render import render
-from ..world.scene import (
-    BACKGROUND_NAMES,
-    COLOR_NAMES,
-    POSITIONS,
-    SHAPES,
-    SIZE_NAMES,
-    Scene,
-    is_held_out,
-)
+from ..world.scene import COLOR_NAMES, POSITIONS, SHAPES, Scene, is_held_out
 from ..zoo import resolve_model_path
+from .clip_losses import (
+    PAIRS,
+    WordReadout,
+    bag_of_words,
+    bound_pairs,
+    contrastive_loss,
+    detail_loss,
+    word_loss,
+)
+from .clip_negatives import (
+    NEG_DEFAULT,
+    detail_triplet,
+    hard_negative,
+    swap_colors,
+    swap_positions,
+)
 from .common import RunDir, resolve_device, step_generator
 
 
@@ -67,7 +77,7 @@ class ClipTrainConfig:
     negatives_per_image: int = 1
     # how often each kind of hard negative is drawn (normalised); position needs many: a batch of random
     # captions almost never holds two that differ only in position, so in-batch contrast does not teach it
-    negative_weights: dict = field(default_factory=lambda: dict(_NEG_DEFAULT))
+    negative_weights: dict = field(default_factory=lambda: dict(NEG_DEFAULT))
     mask_false_negatives: bool = True
     p_clean: float = 0.75
     eval_every: int = 500
@@ -88,75 +98,10 @@ class ClipTrainConfig:
     image_negatives: float = 0.0
     # of those, the fraction re-rendered with the objects' places exchanged instead of their colors (position binding)
     position_image_negatives: float = 0.0
-
-
-_NEG_DEFAULT = {"shape": 0.3, "color": 0.2, "swap_color": 0.12, "swap_shape": 0.08, "relation": 0.1, "size": 0.08, "position": 0.06, "background": 0.06}
-_FLIP = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
-
-
-def _other(rng: np.random.Generator, options, current):
-    choices = [o for o in options if o != current]
-    return choices[int(rng.integers(len(choices)))]
-
-
-def hard_negative(said: ParsedCaption, scene: Scene, rng: np.random.Generator, tries: int = 8, weights: dict | None = None) -> ParsedCaption | None:
-    """The caption with one attribute changed (or a false one added) so that it is false of the scene.
-
-    Shape and color are changed only where the caption names them; size, position and background may also be
-    added where it is silent ("a red circle" -> "a red circle at the top" for a circle at the bottom), so every
-    caption can have a position negative. Never names a held-out pair; None when no try gave a false caption.
-    """
-    weights = weights or _NEG_DEFAULT
-    kinds = list(weights)
-    p = np.array([weights[k] for k in kinds], dtype=float)
-    for _ in range(tries):
-        kind = kinds[int(rng.choice(len(kinds), p=p / p.sum()))]
-        objs = [replace(m) for m in said.objects]
-        neg = ParsedCaption(objects=objs, relation=said.relation, background=said.background)
-        k = int(rng.integers(len(objs)))
-        if kind in ("shape", "color", "size", "position"):
-            if getattr(objs[k], kind) is None and kind in ("shape", "color"):
-                continue
-            options = {"shape": SHAPES, "color": COLOR_NAMES, "size": SIZE_NAMES, "position": POSITIONS}[kind]
-            setattr(objs[k], kind, _other(rng, options, getattr(objs[k], kind)))
-        elif kind in ("swap_color", "swap_shape"):
-            attr = kind[5:]
-            if len(objs) < 2 or getattr(objs[0], attr) is None or getattr(objs[1], attr) is None:
-                continue
-            a, b = getattr(objs[0], attr), getattr(objs[1], attr)
-            setattr(objs[0], attr, b)
-            setattr(objs[1], attr, a)
-        elif kind == "swap_position":  # the positions bound the other way round (or one moved onto the other object)
-            if len(objs) < 2 or (objs[0].position is None and objs[1].position is None):
-                continue
-            if objs[0].position and objs[1].position:
-                objs[0].position, objs[1].position = objs[1].position, objs[0].position
-            else:  # the one named place is true of its own object, so the scene's other place is the other object's
-                named = objs[0] if objs[0].position else objs[1]
-                named.position = next(o.position for o in scene.objects if o.position != named.position)
-        elif kind == "relation":
-            if neg.relation not in _FLIP:
-                continue
-            neg.relation = _FLIP[neg.relation]
-        elif kind == "background":
-            neg.background = _other(rng, BACKGROUND_NAMES, neg.background)
-        if any(is_held_out(m.color, m.shape) for m in objs) or caption_matches_scene(neg, scene):
-            continue
-        return neg
-    return None
-
-
-def swap_positions(scene: Scene) -> Scene:
-    """The two-object scene with its objects' places (cell and centre) exchanged; still valid: the two extents keep
-    their distance."""
-    a, b = scene.objects
-    return replace(scene, objects=(replace(a, cell=b.cell, cx=b.cx, cy=b.cy), replace(b, cell=a.cell, cx=a.cx, cy=a.cy)))
-
-
-def swap_colors(scene: Scene) -> Scene:
-    """The two-object scene with its objects' colors (names and drawn rgb) exchanged."""
-    a, b = scene.objects
-    return replace(scene, objects=(replace(a, color=b.color, rgb=b.rgb), replace(b, color=a.color, rgb=a.rgb)))
+    # weight of the detail ranking (see detail_triplet): per image, the caption with one more true word above the
+    # caption without it above the caption with that word false. For captioning CLIPs (0: off)
+    detail_loss_weight: float = 0.0
+    detail_weights: dict | None = None  # which slot a triplet is about (size, position, color, shape, background)
 
 
 def zero_shot_pairs(clip: ClipSpace, images: torch.Tensor, scenes: list[Scene]) -> dict[str, float]:
@@ -188,6 +133,24 @@ def color_swap_binding(clip: ClipSpace, images: torch.Tensor, scenes: list[Scene
     return float(((emb * clip.encode_text(true_t)).sum(-1) > (emb * clip.encode_text(swap_t)).sum(-1)).float().mean())
 
 
+def detail_ranking(clip: ClipSpace, images: torch.Tensor, scenes: list[Scene], kind: str, seed: int = 0) -> float:
+    """How often CLIP ranks an image's caption with one more true `kind` word (size, position, ...) above the same
+    caption without it, and that above the caption with the word false (detail_triplet, on captions naming each
+    slot half the time): whether a CLIP-guided captioner is paid for naming what is there."""
+    rng = np.random.default_rng(seed)
+    style = CaptionStyle(p_size=0.5, p_position=0.5, p_position_pair=0.5)
+    rows, texts = [], []
+    for i, scene in enumerate(scenes):
+        t = detail_triplet(choose_mentions(scene, rng, style), scene, rng, {kind: 1.0})
+        if t is not None:
+            rows.append(i)
+            texts += [caption_text(c, rng, style) for c in t]
+    if not rows:
+        return float("nan")
+    s = (clip.encode_text(texts).view(len(rows), 3, -1) * clip.encode_image(images[rows])[:, None]).sum(-1)
+    return float(((s[:, 0] > s[:, 1]) & (s[:, 1] > s[:, 2])).float().mean())
+
+
 def two_object_val(n: int) -> tuple[torch.Tensor, list[Scene]]:
     """Up to n two-object scenes of the val split."""
     images = np.asarray(cached_split("val", 5000))
@@ -205,74 +168,6 @@ def one_object_val(n: int) -> tuple[torch.Tensor, list[Scene]]:
             (held if is_held_out(s.objects[0].color, s.objects[0].shape) else keep).append(i)
     idx = sorted(held[: n // 4] + keep[: n - min(len(held), n // 4)])
     return torch.stack([to_tensor(images[i]) for i in idx]), [scene_at("val", i) for i in idx]
-
-
-def contrastive_loss(
-    img: torch.Tensor, txt: torch.Tensor, neg: torch.Tensor | None, scale: torch.Tensor, mask: torch.Tensor | None,
-    neg_img: torch.Tensor | None = None, neg_img_owner: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Symmetric InfoNCE; `mask[i, j]` removes caption j (true of image i too) from both softmaxes. `neg` are
-    hard-negative captions for every image; `neg_img[k]` is a hard-negative image for caption `neg_img_owner[k]` only."""
-    logits = scale * img @ txt.T  # (B, B)
-    if mask is not None:
-        logits = logits.masked_fill(mask, float("-inf"))
-    target = torch.arange(len(img), device=img.device)
-    i2t = logits if neg is None else torch.cat([logits, scale * img @ neg.T], dim=1)
-    t2i = logits.T
-    if neg_img is not None and len(neg_img):
-        own = torch.full((len(txt), len(neg_img)), float("-inf"), device=img.device)
-        cols = torch.arange(len(neg_img), device=img.device)
-        own[neg_img_owner, cols] = scale * (txt[neg_img_owner] * neg_img).sum(-1)
-        t2i = torch.cat([t2i, own], dim=1)
-    return (F.cross_entropy(i2t, target) + F.cross_entropy(t2i, target)) / 2
-
-
-class WordReadout(torch.nn.Module):
-    """Training-only readout: one logit per vocabulary word from an embedding, for a bag-of-words loss.
-
-    Pure contrast leaves position at a symmetric saddle: no embedding tells "top" from "bottom", so no
-    gradient asks one to. A learned word head shares the symmetry (its "top" and "bottom" rows get equal
-    gradients while the embeddings agree; measured: position crept from 0.19 to 0.33 in 1,500 steps).
-    Here the rows are fixed random orthonormal directions, different for every word, so predicting "top"
-    rather than "bottom" is a first-order signal to both encoders. Only per-word biases are learned.
-    """
-
-    def __init__(self, dim: int, vocab: int, scale: float = 10.0, seed: int = 0):
-        super().__init__()
-        weight = torch.nn.init.orthogonal_(torch.empty(vocab, dim), generator=torch.Generator().manual_seed(seed))
-        self.register_buffer("weight", scale * weight)
-        self.bias = torch.nn.Parameter(torch.zeros(vocab))
-
-    def forward(self, emb: torch.Tensor) -> torch.Tensor:
-        return emb @ self.weight.T + self.bias
-
-
-def bag_of_words(clip: ClipSpace, texts: list[str]) -> torch.Tensor:
-    """(N, vocab) 0/1: which words each text contains."""
-    out = torch.zeros(len(texts), len(clip.tokenizer))
-    for row, ids in enumerate(clip.tokenizer(texts, add_special_tokens=False)["input_ids"]):
-        out[row, ids] = 1.0
-    return out
-
-
-PAIRS = [(c, s) for c in COLOR_NAMES for s in SHAPES]
-_PAIR_INDEX = {p: i for i, p in enumerate(PAIRS)}
-
-
-def bound_pairs(said: list[ParsedCaption]) -> torch.Tensor:
-    """(N, 40) 0/1: which color-shape pairs each caption names on one object. Captions never name a held-out
-    pair, so those rows of the readout are never a target (for images either: the target is what the caption says)."""
-    out = torch.zeros(len(said), len(PAIRS))
-    for row, m in enumerate(said):
-        for o in m.objects:
-            if o.color and o.shape:
-                out[row, _PAIR_INDEX[(o.color, o.shape)]] = 1.0
-    return out
-
-
-def word_loss(logits: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy summed over the vocabulary, averaged over texts."""
-    return F.binary_cross_entropy_with_logits(logits, words, reduction="sum") / len(words)
 
 
 def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpace:
@@ -306,8 +201,14 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
         model.eval()
         acc = zero_shot_pairs(clip, val_images, val_scenes)
         acc["binding"] = color_swap_binding(clip, pair_images, pair_scenes)
+        figures = [acc["seen"], acc["held_out"], acc["position"], acc["binding"]]
+        if cfg.detail_loss_weight:  # a captioning CLIP is also chosen on what it is trained for
+            both, scenes_ = torch.cat([val_images, pair_images]), val_scenes + pair_scenes
+            for kind in ("size", "position"):
+                acc[f"detail_{kind}"] = detail_ranking(clip, both, scenes_, kind)
+                figures.append(acc[f"detail_{kind}"])
         model.train()
-        return acc, (acc["seen"] + acc["held_out"] + acc["position"] + acc["binding"]) / 4
+        return acc, sum(figures) / len(figures)
 
     in_place = cfg.init_from and cfg.export_dir and resolve_model_path(cfg.init_from).resolve() == Path(cfg.export_dir).resolve()
     if in_place and start == 0:  # a fine-tune into its own init dir replaces that model only with a better one
@@ -345,6 +246,12 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
         if cfg.word_loss_weight:
             words = bag_of_words(clip, texts).to(device)
             loss = loss + cfg.word_loss_weight * (word_loss(word_readout(img), words) + word_loss(word_readout(txt), words)) / 2
+        if cfg.detail_loss_weight:
+            trip = [(i, t) for i, t in enumerate(detail_triplet(m, s, rng, cfg.detail_weights) for m, s in zip(said, scenes)) if t]
+            if trip:
+                emb = clip.encode_text([caption_text(c, rng, style) for _, t in trip for c in t], batch_size=3 * cfg.batch_size, grad=True)
+                rows = torch.tensor([i for i, _ in trip], device=device)
+                loss = loss + cfg.detail_loss_weight * detail_loss(img[rows], emb[0::3], emb[1::3], emb[2::3], model.logit_scale.exp().clamp(max=100))
         if cfg.pair_loss_weight:
             pairs = bound_pairs(said).to(device)
             loss = loss + cfg.pair_loss_weight * (word_loss(pair_readout(img), pairs) + word_loss(pair_readout(txt), pairs)) / 2
@@ -366,7 +273,7 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
         if done % cfg.eval_every == 0 or done == cfg.steps:
             acc, score = validate()
             run.log({"step": done, "val_zero_shot": acc})
-            bar.write(f"step {done}: 40-way seen {acc['seen']:.3f} held-out {acc['held_out']:.3f}, position {acc['position']:.3f}, binding {acc['binding']:.3f}")
+            bar.write(f"step {done}: " + ", ".join(f"{k} {v:.3f}" for k, v in acc.items()))
             if score > best and cfg.export_dir:
                 best = score
                 clip.save_pretrained(cfg.export_dir)

@@ -57,7 +57,7 @@ def cached_split(split: str, num_scenes: int, cache_dir: str | None = None, work
         return np.load(path, mmap_mode="r")
     images = render_split(split, num_scenes, workers=workers)
     os.makedirs(cache_dir, exist_ok=True)
-    tmp = path + ".tmp.npy"
+    tmp = f"{path}.{os.getpid()}.tmp.npy"  # per process: two runs may render the same split at once
     np.save(tmp, images)
     os.replace(tmp, path)
     return images
