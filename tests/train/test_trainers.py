@@ -350,39 +350,45 @@ def test_word_readout_is_fixed_and_tells_every_word_apart():
     assert torch.equal(WordReadout(16, 8).weight, r.weight)  # seeded
 
 
-def test_detail_triplets_rank_a_true_word_above_none_above_a_false_one():
+def test_detail_choices_name_one_slot_truly_not_at_all_and_falsely():
     import numpy as np
 
     from clipspace.train.clip_losses import detail_loss
-    from clipspace.train.clip_negatives import detail_triplet
+    from clipspace.train.clip_negatives import OPTIONS, detail_choices
     from clipspace.world.captions import CaptionStyle, caption_matches_scene, choose_mentions
     from clipspace.world.datasets import scene_at
-    from clipspace.world.scene import is_held_out
+    from clipspace.world.scene import BACKGROUND_NAMES, is_held_out
 
     rng, kinds = np.random.default_rng(0), set()
     for i in range(300):
         scene = scene_at("train", i)
         said = choose_mentions(scene, rng, CaptionStyle(p_size=0.5, p_position=0.5, p_position_pair=0.5))
-        full, plain, false = detail_triplet(said, scene, rng)
-        assert caption_matches_scene(full, scene) and caption_matches_scene(plain, scene)
-        assert not caption_matches_scene(false, scene)
-        assert not any(is_held_out(m.color, m.shape) for c in (full, false) for m in c.objects)
-        # the three differ in one slot: said truly, unsaid, said falsely
-        slots = [(k, a) for k, (f, p, x) in enumerate(zip(full.objects, plain.objects, false.objects))
-                 for a in ("size", "position", "color", "shape") if (getattr(f, a), getattr(p, a), getattr(x, a)) != (getattr(f, a),) * 3]
-        slots += [(-1, "background")] if len({full.background, plain.background, false.background}) > 1 else []
+        full, plain, *falses = detail_choices(said, scene, rng)
+        assert caption_matches_scene(full, scene) and caption_matches_scene(plain, scene) and falses
+        assert not any(caption_matches_scene(f, scene) for f in falses)
+        assert not any(is_held_out(m.color, m.shape) for c in (full, *falses) for m in c.objects)
+        # they differ in one slot: said truly, unsaid, said with distinct false values
+        cs = (full, plain, *falses)
+        slots = [(k, a) for k in range(len(full.objects)) for a in ("size", "position", "color", "shape")
+                 if len({getattr(c.objects[k], a) for c in cs}) > 1]
+        slots += [(-1, "background")] if len({c.background for c in cs}) > 1 else []
         assert len(slots) == 1
         k, attr = slots[0]
-        got = (full.background, plain.background, false.background) if k < 0 else tuple(getattr(c.objects[k], attr) for c in (full, plain, false))
-        assert got[1] is None and got[0] is not None and got[2] not in (None, got[0])
+        got = [c.background if k < 0 else getattr(c.objects[k], attr) for c in cs]
+        assert got[1] is None and got[0] is not None and None not in got[2:] and len(set(got)) == len(got)
+        if attr in ("position", "size", "background") and len(scene.objects) == 1:  # every other value is a lie
+            assert len(falses) == len(BACKGROUND_NAMES if k < 0 else OPTIONS[attr]) - 1
         kinds.add(attr)
     assert kinds == {"size", "position", "color", "shape", "background"}
-    scene = scene_at("train", 0)
     wrong = choose_mentions(scene_at("train", 1), rng)
-    assert detail_triplet(wrong, scene, rng) is None or caption_matches_scene(wrong, scene)  # only true captions get detail
+    assert detail_choices(wrong, scene_at("train", 0), rng) is None or caption_matches_scene(wrong, scene_at("train", 0))
 
-    img = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
-    other = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
-    right = detail_loss(img, img, (img + other) / 2, other, torch.tensor(10.0))
-    assert right < detail_loss(img, other, (img + other) / 2, img, torch.tensor(10.0))
-    assert right > 0
+    img = torch.nn.functional.normalize(torch.randn(2, 8), dim=-1)
+    other = torch.nn.functional.normalize(torch.randn(2, 8), dim=-1)
+    mid = (img + other) / 2
+    ranked = torch.stack([img[0], mid[0], other[0], img[1], mid[1], other[1], other[1]])  # 3 and 4 choices
+    wrong = torch.stack([other[0], mid[0], img[0], other[1], mid[1], img[1], other[1]])
+    scale = torch.tensor(10.0)
+    assert 0 < detail_loss(img, ranked, [3, 4], scale) < detail_loss(img, wrong, [3, 4], scale)
+    # groups of different sizes are padded to the widest; the padding stays out of both softmaxes (finite loss)
+    assert torch.isfinite(detail_loss(torch.cat([img, img[:1]]), torch.cat([ranked, ranked[:2]]), [3, 4, 2], scale))

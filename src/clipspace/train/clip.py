@@ -16,7 +16,7 @@ Recipe (all captions obey the held-out rule):
   the image encoder no gradient while the two captions embed alike (a bag of words on both sides is a saddle);
   the swapped render asks the image encoder directly which color sits on which shape;
 - optionally (`detail_loss_weight`, captioning CLIPs), a detail ranking per image: the caption with one more true
-  word above the caption without it above the caption with that word false (see detail_triplet).
+  word above the caption without it above the caption with that word false (see detail_choices).
 Negatives live in clip_negatives.py, losses in clip_losses.py.
 """
 from __future__ import annotations
@@ -54,7 +54,7 @@ from .clip_losses import (
 )
 from .clip_negatives import (
     NEG_DEFAULT,
-    detail_triplet,
+    detail_choices,
     hard_negative,
     swap_colors,
     swap_positions,
@@ -98,7 +98,7 @@ class ClipTrainConfig:
     image_negatives: float = 0.0
     # of those, the fraction re-rendered with the objects' places exchanged instead of their colors (position binding)
     position_image_negatives: float = 0.0
-    # weight of the detail ranking (see detail_triplet): per image, the caption with one more true word above the
+    # weight of the detail ranking (see detail_choices): per image, the caption with one more true word above the
     # caption without it above the caption with that word false. For captioning CLIPs (0: off)
     detail_loss_weight: float = 0.0
     detail_weights: dict | None = None  # which slot a triplet is about (size, position, color, shape, background)
@@ -135,20 +135,25 @@ def color_swap_binding(clip: ClipSpace, images: torch.Tensor, scenes: list[Scene
 
 def detail_ranking(clip: ClipSpace, images: torch.Tensor, scenes: list[Scene], kind: str, seed: int = 0) -> float:
     """How often CLIP ranks an image's caption with one more true `kind` word (size, position, ...) above the same
-    caption without it, and that above the caption with the word false (detail_triplet, on captions naming each
-    slot half the time): whether a CLIP-guided captioner is paid for naming what is there."""
+    caption without it, and that above the caption with every false value of the word (detail_choices, on captions
+    naming each slot half the time): whether a CLIP-guided captioner is paid for naming what is there, rightly."""
     rng = np.random.default_rng(seed)
     style = CaptionStyle(p_size=0.5, p_position=0.5, p_position_pair=0.5)
-    rows, texts = [], []
+    rows, texts, sizes = [], [], []
     for i, scene in enumerate(scenes):
-        t = detail_triplet(choose_mentions(scene, rng, style), scene, rng, {kind: 1.0})
-        if t is not None:
+        choices = detail_choices(choose_mentions(scene, rng, style), scene, rng, {kind: 1.0})
+        if choices is not None:
             rows.append(i)
-            texts += [caption_text(c, rng, style) for c in t]
+            sizes.append(len(choices))
+            texts += [caption_text(c, rng, style) for c in choices]
     if not rows:
         return float("nan")
-    s = (clip.encode_text(texts).view(len(rows), 3, -1) * clip.encode_image(images[rows])[:, None]).sum(-1)
-    return float(((s[:, 0] > s[:, 1]) & (s[:, 1] > s[:, 2])).float().mean())
+    emb = clip.encode_image(images[rows])
+    right = []
+    for e, t in zip(emb, clip.encode_text(texts).split(sizes)):
+        s = t @ e
+        right.append(bool(s[0] > s[1] > s[2:].max()))
+    return float(np.mean(right))
 
 
 def two_object_val(n: int) -> tuple[torch.Tensor, list[Scene]]:
@@ -247,11 +252,11 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
             words = bag_of_words(clip, texts).to(device)
             loss = loss + cfg.word_loss_weight * (word_loss(word_readout(img), words) + word_loss(word_readout(txt), words)) / 2
         if cfg.detail_loss_weight:
-            trip = [(i, t) for i, t in enumerate(detail_triplet(m, s, rng, cfg.detail_weights) for m, s in zip(said, scenes)) if t]
-            if trip:
-                emb = clip.encode_text([caption_text(c, rng, style) for _, t in trip for c in t], batch_size=3 * cfg.batch_size, grad=True)
-                rows = torch.tensor([i for i, _ in trip], device=device)
-                loss = loss + cfg.detail_loss_weight * detail_loss(img[rows], emb[0::3], emb[1::3], emb[2::3], model.logit_scale.exp().clamp(max=100))
+            sets = [(i, c) for i, c in enumerate(detail_choices(m, s, rng, cfg.detail_weights) for m, s in zip(said, scenes)) if c]
+            if sets:
+                emb = clip.encode_text([caption_text(c, rng, style) for _, cs in sets for c in cs], batch_size=4 * cfg.batch_size, grad=True)
+                rows = torch.tensor([i for i, _ in sets], device=device)
+                loss = loss + cfg.detail_loss_weight * detail_loss(img[rows], emb, [len(cs) for _, cs in sets], model.logit_scale.exp().clamp(max=100))
         if cfg.pair_loss_weight:
             pairs = bound_pairs(said).to(device)
             loss = loss + cfg.pair_loss_weight * (word_loss(pair_readout(img), pairs) + word_loss(pair_readout(txt), pairs)) / 2

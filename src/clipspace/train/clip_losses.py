@@ -78,9 +78,15 @@ def word_loss(logits: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, words, reduction="sum") / len(words)
 
 
-def detail_loss(img: torch.Tensor, full: torch.Tensor, plain: torch.Tensor, false: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    """Plackett-Luce over each image's (fuller true, plain true, false) captions: the fuller one first, then the
-    plain one above the false. A true word must raise the score, a false one lower it below saying nothing."""
-    s = scale * torch.stack([(img * full).sum(-1), (img * plain).sum(-1), (img * false).sum(-1)], dim=1)
-    first = torch.zeros(len(s), dtype=torch.long, device=s.device)
+def detail_loss(img: torch.Tensor, emb: torch.Tensor, sizes: list[int], scale: torch.Tensor) -> torch.Tensor:
+    """Plackett-Luce over each image's detail choices (see detail_choices): `emb` holds image i's [fuller, plain,
+    false, ...] captions, sizes[i] rows, image after image. The fuller caption first, then the plain one above every
+    false one: a true word must raise the score, a false one lower it below saying nothing."""
+    n, width = len(sizes), max(sizes)
+    counts = torch.tensor(sizes, device=img.device)
+    owner = torch.repeat_interleave(torch.arange(n, device=img.device), counts)
+    slot = torch.arange(len(emb), device=img.device) - (torch.cumsum(counts, 0) - counts)[owner]
+    s = torch.full((n, width), -1e4, device=img.device, dtype=emb.dtype)
+    s = s.index_put((owner, slot), scale * (img[owner] * emb).sum(-1))
+    first = torch.zeros(n, dtype=torch.long, device=img.device)
     return F.cross_entropy(s, first) + F.cross_entropy(s[:, 1:], first)

@@ -93,7 +93,7 @@ def swap_colors(scene: Scene) -> Scene:
 
 
 DETAIL_DEFAULT = {"size": 0.35, "position": 0.4, "color": 0.1, "shape": 0.1, "background": 0.05}
-_OPTIONS = {"shape": SHAPES, "color": COLOR_NAMES, "size": SIZE_NAMES, "position": POSITIONS}
+OPTIONS = {"shape": SHAPES, "color": COLOR_NAMES, "size": SIZE_NAMES, "position": POSITIONS}
 
 
 def _copy(said: ParsedCaption) -> ParsedCaption:
@@ -111,15 +111,16 @@ def referents(said: ParsedCaption, scene: Scene) -> list[SceneObject] | None:
     return None
 
 
-def detail_triplet(
+def detail_choices(
     said: ParsedCaption, scene: Scene, rng: np.random.Generator, weights: dict | None = None, tries: int = 8
-) -> tuple[ParsedCaption, ParsedCaption, ParsedCaption] | None:
-    """(fuller, plain, false): `said` with one slot -- an object's size, position, color or shape, or the
-    background -- named truly, left unsaid, and named falsely (in a pair, a false place is half the time the other
-    object's). A captioning CLIP should rank them in that order: contrast with captions of mixed detail never asks
-    that a true word raise the score (measured: "a small blue star on the left on a black background" scored below
-    the same without "small"), so a CLIP-guided decoder leaves words out. None when `said` is false of the scene or
-    no try respected the held-out rule."""
+) -> list[ParsedCaption] | None:
+    """[fuller, plain, false, ...]: `said` with one slot -- an object's size, position, color or shape, or the
+    background -- named truly, left unsaid, and named with each false value in turn (every other place, size, ...,
+    the other object's place included, held-out pairs left out). A captioning CLIP should rank the fuller caption
+    first and the plain one above every false one. Contrast with captions of mixed detail never asks that a true
+    word raise the score (measured: "a small blue star on the left on a black background" scored below the same
+    without "small"), so a CLIP-guided decoder left words out; and a captioner picks a slot's value among all of
+    them, not against one random lie. None when `said` is false of the scene or no try left a false value."""
     order = referents(said, scene)
     if order is None:
         return None
@@ -128,22 +129,27 @@ def detail_triplet(
     p = np.array([weights[k] for k in kinds], dtype=float)
     for _ in range(tries):
         kind = kinds[int(rng.choice(len(kinds), p=p / p.sum()))]
-        full, plain, false = _copy(said), _copy(said), _copy(said)
+        full, plain = _copy(said), _copy(said)
+        k = int(rng.integers(len(order)))
         if kind == "background":
             full.background, plain.background = scene.background, None
-            false.background = _other(rng, BACKGROUND_NAMES, scene.background)
+            lies = [b for b in BACKGROUND_NAMES if b != scene.background]
         else:
-            k = int(rng.integers(len(order)))
-            truth = getattr(order[k], kind)
-            lie = _other(rng, _OPTIONS[kind], truth)
-            if kind == "position" and len(order) == 2 and rng.random() < 0.5:
-                lie = order[1 - k].position
-            setattr(full.objects[k], kind, truth)
+            setattr(full.objects[k], kind, getattr(order[k], kind))
             setattr(plain.objects[k], kind, None)
-            setattr(false.objects[k], kind, lie)
-        if any(is_held_out(m.color, m.shape) for c in (full, false) for m in c.objects):
+            lies = [v for v in OPTIONS[kind] if v != getattr(order[k], kind)]
+        if any(is_held_out(m.color, m.shape) for m in full.objects):
             continue
-        if caption_matches_scene(false, scene):  # e.g. a color that is also the other object's, read the other way
-            continue
-        return full, plain, false
+        falses = []
+        for lie in lies:
+            false = _copy(full)
+            if kind == "background":
+                false.background = lie
+            else:
+                setattr(false.objects[k], kind, lie)
+            # not a held-out pair, and not true read the other way round (a color that is also the other object's)
+            if not any(is_held_out(m.color, m.shape) for m in false.objects) and not caption_matches_scene(false, scene):
+                falses.append(false)
+        if falses:
+            return [full, plain, *falses]
     return None
