@@ -101,7 +101,7 @@ class ClipTrainConfig:
     # weight of the detail ranking (see detail_choices): per image, the caption with one more true word above the
     # caption without it above the caption with that word false. For captioning CLIPs (0: off)
     detail_loss_weight: float = 0.0
-    detail_weights: dict | None = None  # which slot a triplet is about (size, position, color, shape, background)
+    detail_weights: dict | None = None  # which slot a detail choice is about (size, position, color, shape, background)
 
 
 def zero_shot_pairs(clip: ClipSpace, images: torch.Tensor, scenes: list[Scene]) -> dict[str, float]:
