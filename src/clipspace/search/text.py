@@ -157,6 +157,15 @@ def guided_decode(
     return CaptionSearchResult(ranked, [scorer.cache[c] for c in ranked], history, scorer.evaluations)
 
 
+def _next_word_logp(lm: CaptionLM, rows: list[list[int]]) -> torch.Tensor:
+    """(len(rows), vocab) log-probs of the word after each id row, the rows right-padded into one batch."""
+    lengths = torch.tensor([len(r) for r in rows])
+    ids = torch.tensor([r + [lm.tokenizer.pad_token_id] * (int(lengths.max()) - len(r)) for r in rows])
+    mask = (torch.arange(ids.shape[1]) < lengths[:, None]).long()
+    logits = lm.model(input_ids=ids, attention_mask=mask).logits
+    return logits[torch.arange(len(rows)), lengths - 1].float().log_softmax(-1)
+
+
 @torch.no_grad()
 def _plausible_rows(lm: CaptionLM, rows: list[list[int]], plausibility: float) -> tuple[torch.Tensor, torch.Tensor]:
     """For [BOS] ... [EOS] id rows: whether every word is within the LM's plausibility floor where it stands (as the
@@ -188,18 +197,21 @@ def insert_spans(
     value = clip_weight * float(scorer([text])[0]) + lm_weight * float(_plausible_rows(lm, [ids], plausibility)[1][0])
     for _ in range(rounds):
         cands, room = [], min(max_span, lm.max_length - len(ids))  # a caption never outgrows the LM's context
-        for gap in range(1, len(ids)):  # before ids[gap]: after [BOS] ... before [EOS]
-            frontier = [(ids[:gap], 0.0)]
-            for _depth in range(room):
-                logp = lm.model(input_ids=torch.tensor([f for f, _ in frontier])).logits[:, -1].float().log_softmax(-1)
-                logp[:, special] = float("-inf")
-                top = logp.topk(top_k, dim=-1)
-                grown = [(f + [t], lp + v) for (f, lp), vals, idx, hi in zip(frontier, top.values.tolist(), top.indices.tolist(), top.values[:, 0].tolist())
-                         for v, t in zip(vals, idx) if v >= hi + np.log(plausibility)]
-                frontier = sorted(grown, key=lambda c: -c[1])[:per_gap]
-                if not frontier:
-                    break
-                cands += [f + ids[gap:] for f, _ in frontier]
+        # one frontier of growing spans per gap (before ids[gap]: after [BOS] ... before [EOS]); every gap's frontier
+        # goes through the LM as one right-padded batch per depth
+        frontiers = {gap: [(ids[:gap], 0.0)] for gap in range(1, len(ids))}
+        for _depth in range(room):
+            rows = [(gap, f, lp) for gap, frontier in frontiers.items() for f, lp in frontier]
+            if not rows:
+                break
+            logp = _next_word_logp(lm, [f for _, f, _ in rows])
+            logp[:, special] = float("-inf")
+            top = logp.topk(top_k, dim=-1)
+            grown: dict[int, list] = {gap: [] for gap in frontiers}
+            for (gap, f, lp), vals, idx in zip(rows, top.values.tolist(), top.indices.tolist()):
+                grown[gap] += [(f + [t], lp + v) for v, t in zip(vals, idx) if v >= vals[0] + np.log(plausibility)]
+            frontiers = {gap: sorted(g, key=lambda c: -c[1])[:per_gap] for gap, g in grown.items() if g}
+            cands += [f + ids[gap:] for gap, frontier in frontiers.items() for f, _ in frontier]
         if not cands:
             break
         ok, lm_term = _plausible_rows(lm, cands, plausibility)
