@@ -157,12 +157,17 @@ def guided_decode(
     return CaptionSearchResult(ranked, [scorer.cache[c] for c in ranked], history, scorer.evaluations)
 
 
-def _next_word_logp(lm: CaptionLM, rows: list[list[int]]) -> torch.Tensor:
-    """(len(rows), vocab) log-probs of the word after each id row, the rows right-padded into one batch."""
+def _padded_logits(lm: CaptionLM, rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The LM's logits for id rows of any lengths right-padded into one batch, that batch, and the rows' lengths."""
     lengths = torch.tensor([len(r) for r in rows])
     ids = torch.tensor([r + [lm.tokenizer.pad_token_id] * (int(lengths.max()) - len(r)) for r in rows])
     mask = (torch.arange(ids.shape[1]) < lengths[:, None]).long()
-    logits = lm.model(input_ids=ids, attention_mask=mask).logits
+    return lm.model(input_ids=ids, attention_mask=mask).logits, ids, lengths
+
+
+def _next_word_logp(lm: CaptionLM, rows: list[list[int]]) -> torch.Tensor:
+    """(len(rows), vocab) log-probs of the word after each id row."""
+    logits, _, lengths = _padded_logits(lm, rows)
     return logits[torch.arange(len(rows)), lengths - 1].float().log_softmax(-1)
 
 
@@ -171,14 +176,13 @@ def _plausible_rows(lm: CaptionLM, rows: list[list[int]], plausibility: float) -
     """For [BOS] ... [EOS] id rows: whether every word is within the LM's plausibility floor where it stands (as the
     guided decoder's candidates are), and the summed log-prob per row divided by its length, [BOS] counted (the decoder's LM term)."""
     tok = lm.tokenizer
-    T = max(map(len, rows))
-    ids = torch.tensor([r + [tok.pad_token_id] * (T - len(r)) for r in rows])
-    real = (torch.arange(T) < torch.tensor([len(r) for r in rows])[:, None])[:, 1:]
-    logp = lm.model(input_ids=ids, attention_mask=(ids != tok.pad_token_id).long()).logits[:, :-1].float().log_softmax(-1)
+    logits, ids, lengths = _padded_logits(lm, rows)
+    real = (torch.arange(ids.shape[1]) < lengths[:, None])[:, 1:]
+    logp = logits[:, :-1].float().log_softmax(-1)
     logp[..., [tok.pad_token_id, tok.bos_token_id, tok.unk_token_id]] = float("-inf")
     chosen = logp.gather(-1, ids[:, 1:, None])[..., 0].masked_fill(~real, 0.0)
     ok = ((chosen >= logp.amax(-1) + np.log(plausibility)) | ~real).all(1)
-    return ok, chosen.sum(1) / torch.tensor([len(r) for r in rows])
+    return ok, chosen.sum(1) / lengths
 
 
 @torch.no_grad()
