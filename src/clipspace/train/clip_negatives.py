@@ -6,12 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..world.captions import (
-    ParsedCaption,
-    caption_matches_scene,
-    mention_matches,
-    relation_holds,
-)
+from ..world.captions import ParsedCaption, caption_matches_scene, caption_referents
 from ..world.scene import (
     BACKGROUND_NAMES,
     COLOR_NAMES,
@@ -19,7 +14,6 @@ from ..world.scene import (
     SHAPES,
     SIZE_NAMES,
     Scene,
-    SceneObject,
     is_held_out,
 )
 
@@ -100,17 +94,6 @@ def _copy(said: ParsedCaption) -> ParsedCaption:
     return ParsedCaption(objects=[replace(m) for m in said.objects], relation=said.relation, background=said.background)
 
 
-def referents(said: ParsedCaption, scene: Scene) -> list[SceneObject] | None:
-    """The scene's objects in the caption's order (the first reading that makes the caption true), or None."""
-    objs = list(scene.objects)
-    if len(said.objects) != len(objs):
-        return None
-    for order in [objs] if len(objs) == 1 else [objs, objs[::-1]]:
-        if all(mention_matches(m, o) for m, o in zip(said.objects, order)) and (len(order) == 1 or relation_holds(said.relation, *order)):
-            return order
-    return None
-
-
 def detail_choices(
     said: ParsedCaption, scene: Scene, rng: np.random.Generator, weights: dict | None = None, tries: int = 8
 ) -> list[ParsedCaption] | None:
@@ -121,7 +104,7 @@ def detail_choices(
     word raise the score (measured: "a small blue star on the left on a black background" scored below the same
     without "small"), so a CLIP-guided decoder left words out; and a captioner picks a slot's value among all of
     them, not against one random lie. None when `said` is false of the scene or no try left a false value."""
-    order = referents(said, scene)
+    order = caption_referents(said, scene)
     if order is None:
         return None
     weights = weights or DETAIL_DEFAULT

@@ -303,24 +303,29 @@ def mention_matches(m: ObjectMention, obj: SceneObject) -> bool:
     )
 
 
-def caption_matches_scene(parsed: ParsedCaption, scene: Scene) -> bool:
-    """Whether everything the caption says is true of the scene (objects in caption order or swapped for 'and')."""
-    if len(parsed.objects) != len(scene.objects):
-        return False
-    if parsed.background is not None and parsed.background != scene.background:
-        return False
+def caption_referents(parsed: ParsedCaption, scene: Scene) -> list[SceneObject] | None:
+    """The scene's objects in the caption's order (as the scene lists them, or swapped), the first reading under
+    which every object mention and the relation are true; None when there is none. The background is not read."""
     objs = list(scene.objects)
-    orders = [objs] if len(objs) == 1 else [objs, objs[::-1]]
-    for order in orders:
+    if len(parsed.objects) != len(objs):
+        return None
+    for order in [objs] if len(objs) == 1 else [objs, objs[::-1]]:
         if all(mention_matches(m, o) for m, o in zip(parsed.objects, order)):
             if len(order) == 1 or relation_holds(parsed.relation, order[0], order[1]):
-                return True
-    return False
+                return order
+    return None
+
+
+def caption_matches_scene(parsed: ParsedCaption, scene: Scene) -> bool:
+    """Whether everything the caption says is true of the scene (objects in caption order or swapped for 'and')."""
+    if parsed.background is not None and parsed.background != scene.background:
+        return False
+    return caption_referents(parsed, scene) is not None
 
 
 __all__ = [
     "SHAPE_WORDS", "SIZE_WORDS", "BACKGROUND_WORDS", "POSITION_PHRASES", "RELATION_PHRASES", "CaptionStyle",
     "caption_scene", "describe_scene", "choose_mentions", "caption_text", "parse_caption", "ParsedCaption", "ObjectMention", "CaptionParseError",
-    "caption_matches_scene", "relation_holds", "names_held_out_pair", "normalize_text",
+    "caption_matches_scene", "caption_referents", "relation_holds", "names_held_out_pair", "normalize_text",
     "SHAPES", "POSITIONS", "BACKGROUND_NAMES",
 ]
