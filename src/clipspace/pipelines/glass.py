@@ -30,6 +30,7 @@ from ..search import (
     SearchConfig,
     run_search,
 )
+from ..search.regions import place_mentions
 from ..search.text import guided_decode, prefix_search
 from .common import (
     check_count,
@@ -180,11 +181,13 @@ class GlassPipeline:
     def caption(
         self, image, *, method: str = "guided", num_captions: int = 3, seed: int = 0, population: int = 32,
         generations: int = 10, prefix_length: int = 3, top_k: int = 8, beam: int = 4, lm_start: bool = True, refine: int = 2,
-        callback=None,
+        place: bool = True, callback=None,
     ) -> TextOutput:
         """Image -> text: method "ga" (the paper's prefix search; lm_start=False starts it from random prefixes
         as the paper does) or "guided" (CLIP-re-ranked beam search; `refine` rounds of phrase insertion into its
-        best caption, `search.text.insert_spans`)."""
+        best caption, `search.text.insert_spans`). place: every object a caption names is then placed where CLIP reads it
+        in region views of the image, one grid cell at a time (`search.regions.place_mentions`); captions keep the
+        decoder's order and are scored again by CLIP on the whole image."""
         if self.caption_lm is None:
             raise InputError("captioning needs the caption model (zoo/caption-lm)")
         if method not in CAPTION_DECODERS:
@@ -197,15 +200,19 @@ class GlassPipeline:
         judge = self.caption_clip or self.clip
         emb = judge.encode_image(images)
         captions, scores, history = [], [], []
-        for e in emb:
+        for image_i, e in zip(images, emb):
             if method == "ga":
                 r = prefix_search(self.caption_lm, judge, e, prefix_length=prefix_length, population=population,
                                   generations=generations, seed=seed, num_captions=num_captions, callback=callback, lm_start=lm_start)
             else:
                 r = guided_decode(self.caption_lm, judge, e, top_k=top_k, beam=beam, num_captions=num_captions, callback=callback,
                                   refine=refine)
-            captions.append(r.captions)
-            scores.append([float(s) for s in r.scores])
+            found, found_scores = r.captions, [float(s) for s in r.scores]
+            if place and found:
+                found = list(dict.fromkeys(place_mentions(judge, image_i, c) for c in found))
+                found_scores = (judge.encode_text(found) @ e).tolist()
+            captions.append(found)
+            scores.append(found_scores)
             history.append(r.history)
         return TextOutput(captions, scores, history)
 

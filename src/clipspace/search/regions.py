@@ -1,0 +1,83 @@
+"""Places read one region at a time, for image -> text.
+
+A CLIP embedding of a two-object image superposes both objects, and the captioning CLIP reads where the first of
+them is, inside an otherwise true pair caption, only about 62 % of the time (9 places; one-object images: 99.7 %).
+It reads one object alone almost perfectly. So the place of each object a caption names is read from *region
+views* of the image: the image with everything outside one cell of the 3x3 grid (widened by a margin) filled with
+the image's median colour, scored against that object's own one-object caption placed in that cell. This is the
+isolation step of ReCLIP (Subramanian et al., 2022, zero-shot referring expressions with CLIP), with the grid's
+cells as the region proposals: the caption names places of that grid.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from ..models.clip import ClipSpace
+from ..world.captions import (
+    CaptionParseError,
+    CaptionStyle,
+    ParsedCaption,
+    caption_text,
+    parse_caption,
+    relation_holds,
+)
+from ..world.scene import POSITIONS, GridCell
+
+RELATIONS = ("left of", "right of", "above", "below")
+_STYLE = CaptionStyle(p_article=1.0)
+
+
+def region_views(image: torch.Tensor, margin: float = 1 / 8) -> torch.Tensor:
+    """(3, H, W) in [0, 1] -> (9, 3, H, W): view k keeps grid cell k (row-major, POSITIONS[k]) widened by `margin`
+    of the image on each side, and fills the rest with the image's per-channel median (its background, as objects
+    cover well under half of it). Pixels keep their places: a view is a one-object scene where the object was."""
+    h, w = image.shape[-2:]
+    fill = image.flatten(1).median(1).values[:, None, None]
+    ys, xs = torch.arange(h)[:, None] + 0.5, torch.arange(w)[None, :] + 0.5
+    views = []
+    for k in range(9):
+        r, c = divmod(k, 3)
+        keep = (ys >= (r / 3 - margin) * h) & (ys < ((r + 1) / 3 + margin) * h) & (xs >= (c / 3 - margin) * w) & (xs < ((c + 1) / 3 + margin) * w)
+        views.append(torch.where(keep, image, fill))
+    return torch.stack(views)
+
+
+class _Cell(GridCell):
+    def __init__(self, cell: int):
+        self.cell = cell
+
+
+def _text(said: ParsedCaption) -> str:
+    return caption_text(said, np.random.default_rng(0), _STYLE)
+
+
+@torch.no_grad()
+def place_mentions(clip: ClipSpace, image: torch.Tensor, caption: str, margin: float = 1 / 8) -> str:
+    """The caption with every object it names placed where its region views say (two objects in two different cells,
+    the best pair of cells jointly), and a spatial relation that no longer holds replaced by the one among those
+    that hold that CLIP scores highest on the whole image. A caption outside the caption grammar comes back as it is.
+    Words are re-rendered from the parsed caption (synonyms may change, meaning does not)."""
+    try:
+        said = parse_caption(caption)
+    except CaptionParseError:
+        return caption
+    views = clip.encode_image(region_views(image, margin))  # (9, d)
+    scores = []  # per object: its one-object caption placed in cell k, against view k
+    for m in said.objects:
+        placed = clip.encode_text([_text(ParsedCaption(objects=[replace(m, position=p)])) for p in POSITIONS])
+        scores.append((placed * views).sum(-1))
+    if len(scores) == 1:
+        cells = [int(scores[0].argmax())]
+    else:
+        joint = scores[0][:, None] + scores[1][None, :]
+        joint.fill_diagonal_(float("-inf"))  # two objects never share a cell
+        cells = list(divmod(int(joint.argmax()), 9))
+    out = replace(said, objects=[replace(m, position=POSITIONS[c]) for m, c in zip(said.objects, cells)])
+    if len(cells) == 2 and out.relation in RELATIONS and not relation_holds(out.relation, _Cell(cells[0]), _Cell(cells[1])):
+        options = [replace(out, relation=r) for r in RELATIONS if relation_holds(r, _Cell(cells[0]), _Cell(cells[1]))]
+        whole = clip.encode_image(image[None])[0]
+        out = options[int((clip.encode_text([_text(o) for o in options]) @ whole).argmax())]
+    return _text(out)
