@@ -54,7 +54,7 @@ def test_prompts_file_variations_and_caption(tiny_zoo, tmp_path):
     assert len(list((tmp_path / "v" / "progress").iterdir())) == 4  # 2 images x 2 generations
     res = run(tiny_zoo, "caption", str(img), "--decoder", "ga", "--generations", "2", "--population", "4", "--prefix-length", "2")
     assert res.returncode == 0, res.stderr
-    res = run(tiny_zoo, "caption", str(img), str(img), "--json", "--refine", "1")
+    res = run(tiny_zoo, "caption", str(img), str(img), "--json", "--refine", "1", "--no-place")
     assert res.returncode == 0, res.stderr
     rows = [json.loads(l) for l in res.stdout.splitlines()]
     assert len(rows) == 2 and set(rows[0]) == {"image", "caption"} and rows[0]["caption"]

@@ -93,8 +93,10 @@ def test_caption_decoders(pipe, method):
     assert len(out.captions) == 2 and all(1 <= len(c) <= 2 for c in out.captions)
     assert all(isinstance(c, str) and c for cs in out.captions for c in cs)
     assert all(-1 <= x <= 1 for s in out.scores for x in s)
-    if method == "ga":  # ranked by CLIP; guided ranks by CLIP plus its LM term, and reports CLIP
-        assert all(s == sorted(s, reverse=True) for s in out.scores)
+    assert all(s == sorted(s, reverse=True) for s in out.scores)  # placed, then ranked by CLIP
+    if method == "guided":  # unplaced, guided ranks by CLIP plus its LM term and reports CLIP
+        raw = pipe.caption(torch.rand(2, 3, 64, 64), method=method, num_captions=2, top_k=3, beam=2, place=False)
+        assert all(-1 <= x <= 1 for s in raw.scores for x in s)
     with pytest.raises(InputError):
         pipe.caption(torch.rand(1, 3, 64, 64), method="beam")
 

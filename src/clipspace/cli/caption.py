@@ -28,6 +28,7 @@ def caption(
     top_k: int = typer.Option(8, "--top-k", help="guided: next words the LM proposes at each step."),
     beam: int = typer.Option(4, "--beam", help="guided: partial captions kept at each step."),
     refine: int = typer.Option(None, "--refine", help="guided: rounds of phrase insertion into the best caption (0: off; default 2)."),
+    place: bool = typer.Option(True, "--place/--no-place", help="Place every object a caption names where CLIP reads it in region views of the image, one grid cell at a time."),
     random_start: bool = typer.Option(False, "--random-start", help="ga: first prefixes uniformly random (the paper) instead of sampled from the caption model."),
 ):
     """Image -> text."""
@@ -53,7 +54,7 @@ def caption(
     pipe = GlassPipeline.from_pretrained(caption_clip=clip)
     extra = {} if refine is None else {"refine": refine}
     res = pipe.caption(x, method=decoder, num_captions=num_captions, seed=seed, population=population, generations=generations,
-                       prefix_length=prefix_length, top_k=top_k, beam=beam, lm_start=not random_start, **extra)
+                       prefix_length=prefix_length, top_k=top_k, beam=beam, lm_start=not random_start, place=place, **extra)
     for path, caps, scores in zip(images, res.captions, res.scores):
         if as_json:
             row = {"image": str(path), "caption": caps[0] if caps else ""}

@@ -186,8 +186,8 @@ class GlassPipeline:
         """Image -> text: method "ga" (the paper's prefix search; lm_start=False starts it from random prefixes
         as the paper does) or "guided" (CLIP-re-ranked beam search; `refine` rounds of phrase insertion into its
         best caption, `search.text.insert_spans`). place: every object a caption names is then placed where CLIP reads it
-        in region views of the image, one grid cell at a time (`search.regions.place_mentions`); captions keep the
-        decoder's order and are scored again by CLIP on the whole image."""
+        in region views of the image, one grid cell at a time (`search.regions.place_mentions`), and the captions are
+        ranked again by CLIP on the whole image."""
         if self.caption_lm is None:
             raise InputError("captioning needs the caption model (zoo/caption-lm)")
         if method not in CAPTION_DECODERS:
@@ -210,7 +210,8 @@ class GlassPipeline:
             found, found_scores = r.captions, [float(s) for s in r.scores]
             if place and found:
                 found = list(dict.fromkeys(place_mentions(judge, image_i, c) for c in found))
-                found_scores = (judge.encode_text(found) @ e).tolist()
+                ranked = sorted(zip((judge.encode_text(found) @ e).tolist(), found), key=lambda t: -t[0])
+                found_scores, found = [s for s, _ in ranked], [c for _, c in ranked]
             captions.append(found)
             scores.append(found_scores)
             history.append(r.history)
