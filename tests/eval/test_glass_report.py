@@ -30,6 +30,13 @@ def test_caption_attributes_match_the_closest_object_and_count_silence_as_wrong(
     assert r["size"] is False and r["position"] is False and r["color"] != r["shape"]
     assert r["color_named"] and not r["size_named"]
     assert caption_attributes("no such words here", _scene())["parsed"] is False
+    # over the whole caption: one mention per object, all true; complete when every attribute is named
+    assert not r["true_of_scene"] and not caption_attributes("a large blue star in the center", _scene())["true_of_scene"]
+    r = caption_attributes("a red circle and a blue star", _scene())
+    assert r["true_of_scene"] and not r["complete"]
+    r = caption_attributes("a small red circle in the top left and a large blue star in the center", _scene())
+    assert r["true_of_scene"] and r["complete"]
+    assert not caption_attributes("a small red circle in the top left and a large blue star at the top", _scene())["true_of_scene"]
 
 
 def test_optimizer_comparison_reports_every_optimizer(pipe, tmp_path):

@@ -47,3 +47,29 @@ def test_zoo_clip_caption_places_both_objects_of_pair_captions():
         relations.append(relation_holds(said.relation, a, b))
     assert sum(right) / len(right) > 0.8
     assert sum(relations) / len(relations) > 0.8
+
+
+def test_zoo_clip_caption_reads_held_out_pairs_and_sizes_in_region_views():
+    """A caption that leaves a held-out object's shape out ("a purple shape": the caption model never writes "purple
+    star") gets the shape, the size and the place read in the object's view; with fill=() and read=() only the place."""
+    if "clip-caption" not in list_models():
+        pytest.skip("zoo/clip-caption not trained yet")
+    from clipspace.io import load_images
+    from clipspace.models.clip import ClipSpace
+    from clipspace.world import render
+    from clipspace.world.captions import parse_caption
+    from clipspace.world.datasets import scene_at
+    from clipspace.world.scene import is_held_out
+
+    clip = ClipSpace.from_pretrained("clip-caption")
+    scenes = [s for s in (scene_at("test", i) for i in range(600)) if len(s.objects) == 1 and is_held_out(s.objects[0].color, s.objects[0].shape)][:12]
+    images = load_images([render(s) for s in scenes])
+    right = []
+    for scene, image in zip(scenes, images):
+        o = scene.objects[0]
+        wrong_size = "small" if o.size == "large" else "large"
+        m = parse_caption(place_mentions(clip, image, f"a {wrong_size} {o.color} shape")).objects[0]
+        right.append((m.color, m.shape, m.size, m.position) == (o.color, o.shape, o.size, o.position))
+        bare = parse_caption(place_mentions(clip, image, f"a {wrong_size} {o.color} shape", read=(), fill=())).objects[0]
+        assert bare.shape is None and bare.size == wrong_size and bare.color == o.color
+    assert len(scenes) >= 8 and sum(right) / len(right) > 0.75

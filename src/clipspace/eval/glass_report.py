@@ -12,7 +12,7 @@ import torch
 
 from ..io import image_to_tensor
 from ..search import OPTIMIZERS
-from ..world.captions import CaptionParseError, parse_caption
+from ..world.captions import CaptionParseError, caption_matches_scene, parse_caption
 from ..world.datasets import batch_at, cached_split, scene_at
 from .generation import mean_pairwise_distance
 from .metrics import load_oracle, oracle_match
@@ -97,14 +97,20 @@ def plot_front(front: np.ndarray, prompt: str, path: str) -> None:
 
 def caption_attributes(caption: str, scene) -> dict[str, bool]:
     """Which attributes of the scene the caption names correctly: its first object mention is matched to
-    the scene object it agrees with most; an attribute it does not name counts as wrong."""
+    the scene object it agrees with most; an attribute it does not name counts as wrong. Stricter, over the whole
+    caption: true_of_scene (one mention per object, every word and the relation true: caption_matches_scene) and
+    complete (true, and every object's four attributes named)."""
     try:
-        m = parse_caption(caption).objects[0]
+        parsed = parse_caption(caption)
+        m = parsed.objects[0]
     except (CaptionParseError, IndexError):
-        return {a: False for a in ATTRIBUTES} | {f"{a}_named": False for a in ATTRIBUTES} | {"parsed": False}
+        return {a: False for a in ATTRIBUTES} | {f"{a}_named": False for a in ATTRIBUTES} | {"parsed": False, "true_of_scene": False, "complete": False}
     said = {a: getattr(m, a) for a in ATTRIBUTES}
     best = max(scene.objects, key=lambda o: sum(said[a] == getattr(o, a) for a in ATTRIBUTES))
-    return {a: said[a] == getattr(best, a) for a in ATTRIBUTES} | {f"{a}_named": said[a] is not None for a in ATTRIBUTES} | {"parsed": True}
+    true = caption_matches_scene(parsed, scene)
+    complete = true and all(getattr(o, a) is not None for o in parsed.objects for a in ATTRIBUTES)
+    return ({a: said[a] == getattr(best, a) for a in ATTRIBUTES} | {f"{a}_named": said[a] is not None for a in ATTRIBUTES}
+            | {"parsed": True, "true_of_scene": true, "complete": complete})
 
 
 def caption_report(pipe, n: int = 500, decoders: tuple[str, ...] = ("guided", "ga", "ga-random"), split: str = "test", **kwargs) -> dict:
@@ -124,6 +130,7 @@ def caption_report(pipe, n: int = 500, decoders: tuple[str, ...] = ("guided", "g
         when_named = {f"{a}_right_when_named": float(np.mean([r[a] for r in rows if r[f"{a}_named"]] or [np.nan])) for a in ATTRIBUTES}
         out[d] = {**acc, "mean_attribute_accuracy": float(np.mean(list(acc.values()))), **named, **when_named,
                   "parse_rate": float(np.mean([r["parsed"] for r in rows])), "seconds_per_image": seconds,
+                  "true_of_scene": float(np.mean([r["true_of_scene"] for r in rows])), "complete": float(np.mean([r["complete"] for r in rows])),
                   "examples": [{"caption": captions[i], "truth": [f"{o.size} {o.color} {o.shape} at {o.position}" for o in scenes[i].objects]}
                                for i in range(3)]}
     return out

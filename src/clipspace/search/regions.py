@@ -11,6 +11,7 @@ cells as the region proposals: the caption names places of that grid.
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import product
 
 import numpy as np
 import torch
@@ -24,9 +25,10 @@ from ..world.captions import (
     parse_caption,
     relation_holds,
 )
-from ..world.scene import POSITIONS, GridCell
+from ..world.scene import COLOR_NAMES, POSITIONS, SHAPES, SIZE_NAMES, GridCell
 
 RELATIONS = ("left of", "right of", "above", "below")
+VALUES = {"color": COLOR_NAMES, "shape": SHAPES, "size": SIZE_NAMES}
 _STYLE = CaptionStyle(p_article=1.0)
 
 
@@ -55,10 +57,14 @@ def _text(said: ParsedCaption) -> str:
 
 
 @torch.no_grad()
-def place_mentions(clip: ClipSpace, image: torch.Tensor, caption: str, margin: float = 1 / 8) -> str:
+def place_mentions(clip: ClipSpace, image: torch.Tensor, caption: str, margin: float = 1 / 8,
+                   read: tuple[str, ...] = ("size",), fill: tuple[str, ...] = ("color", "shape")) -> str:
     """The caption with every object it names placed where its region views say (two objects in two different cells,
     the best pair of cells jointly), and a spatial relation that no longer holds replaced by the one among those
-    that hold that CLIP scores highest on the whole image. A caption outside the caption grammar comes back as it is.
+    that hold that CLIP scores highest on the whole image. Then, in each object's view, the attributes in `read` are
+    read again (size: the decoder's size words were right 87 % of the time on 100 val images, read in the view 99 %),
+    and those in `fill` that the caption left out ("a small purple shape") are read there: the caption model never
+    writes a held-out pair ("purple star"), CLIP reads it. A caption outside the caption grammar comes back as it is.
     Words are re-rendered from the parsed caption (synonyms may change, meaning does not)."""
     try:
         said = parse_caption(caption)
@@ -75,7 +81,14 @@ def place_mentions(clip: ClipSpace, image: torch.Tensor, caption: str, margin: f
         joint = scores[0][:, None] + scores[1][None, :]
         joint.fill_diagonal_(float("-inf"))  # two objects never share a cell
         cells = list(divmod(int(joint.argmax()), 9))
-    out = replace(said, objects=[replace(m, position=POSITIONS[c]) for m, c in zip(said.objects, cells)])
+    objects = [replace(m, position=POSITIONS[c]) for m, c in zip(said.objects, cells)]
+    for i, (m, c) in enumerate(zip(objects, cells)):  # read in the object's own view
+        unsure = [a for a in VALUES if a in read or (a in fill and getattr(m, a) is None)]
+        if unsure:
+            options = [replace(m, **dict(zip(unsure, v))) for v in product(*(VALUES[a] for a in unsure))]
+            sims = clip.encode_text([_text(ParsedCaption(objects=[o])) for o in options]) @ views[c]
+            objects[i] = options[int(sims.argmax())]
+    out = replace(said, objects=objects)
     if len(cells) == 2 and out.relation in RELATIONS and not relation_holds(out.relation, _Cell(cells[0]), _Cell(cells[1])):
         options = [replace(out, relation=r) for r in RELATIONS if relation_holds(r, _Cell(cells[0]), _Cell(cells[1]))]
         whole = clip.encode_image(image[None])[0]
