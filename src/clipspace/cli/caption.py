@@ -27,7 +27,7 @@ def caption(
     prefix_length: int = typer.Option(3, "--prefix-length", help="ga: tokens searched before greedy continuation."),
     top_k: int = typer.Option(8, "--top-k", help="guided: next words the LM proposes at each step."),
     beam: int = typer.Option(4, "--beam", help="guided: partial captions kept at each step."),
-    refine: int = typer.Option(None, "--refine", help="guided: rounds of phrase insertion into the best caption (0: off; default 2)."),
+    refine: int = typer.Option(None, "--refine", help="guided: rounds of phrase insertion into the best caption (default 0: off; 2 helps with --no-place)."),
     place: bool = typer.Option(True, "--place/--no-place", help="Place every object a caption names where CLIP reads it in region views of the image, one grid cell at a time."),
     random_start: bool = typer.Option(False, "--random-start", help="ga: first prefixes uniformly random (the paper) instead of sampled from the caption model."),
 ):

