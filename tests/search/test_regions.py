@@ -73,3 +73,27 @@ def test_zoo_clip_caption_reads_held_out_pairs_and_sizes_in_region_views():
         bare = parse_caption(place_mentions(clip, image, f"a {wrong_size} {o.color} shape", read=(), fill=())).objects[0]
         assert bare.shape is None and bare.size == wrong_size and bare.color == o.color
     assert len(scenes) >= 8 and sum(right) / len(right) > 0.75
+
+
+def test_zoo_clip_caption_count_check_adds_a_missing_object_and_drops_an_invented_one():
+    """A one-object caption of a two-object scene gets the other object (read in its cell's view); a pair caption of a
+    one-object scene that invents a second object loses it. With count=False both keep the caption's object count."""
+    if "clip-caption" not in list_models():
+        pytest.skip("zoo/clip-caption not trained yet")
+    from clipspace.io import load_images
+    from clipspace.models.clip import ClipSpace
+    from clipspace.world import render
+    from clipspace.world.captions import caption_matches_scene, parse_caption
+    from clipspace.world.datasets import scene_at
+
+    clip = ClipSpace.from_pretrained("clip-caption")
+    scenes = [scene_at("test", i) for i in range(40)]
+    images = load_images([render(s) for s in scenes])
+    true = []
+    for scene, image in zip(scenes, images):
+        o = scene.objects[0]
+        caption = f"a {o.color} {o.shape}" + ("" if len(scene.objects) == 2 else " and a big red star")
+        checked = parse_caption(place_mentions(clip, image, caption))
+        true.append(caption_matches_scene(checked, scene))
+        assert len(parse_caption(place_mentions(clip, image, caption, count=False)).objects) == 3 - len(scene.objects)
+    assert sum(true) / len(true) > 0.75

@@ -20,6 +20,7 @@ from ..models.clip import ClipSpace
 from ..world.captions import (
     CaptionParseError,
     CaptionStyle,
+    ObjectMention,
     ParsedCaption,
     caption_text,
     parse_caption,
@@ -56,21 +57,44 @@ def _text(said: ParsedCaption) -> str:
     return caption_text(said, np.random.default_rng(0), _STYLE)
 
 
+def _read(clip: ClipSpace, view: torch.Tensor, m: ObjectMention, unsure: list[str]) -> tuple[ObjectMention, float]:
+    """The mention with its `unsure` attributes set to what CLIP reads best in the (embedded) view, and that score."""
+    options = [replace(m, **dict(zip(unsure, v))) for v in product(*(VALUES[a] for a in unsure))]
+    sims = clip.encode_text([_text(ParsedCaption(objects=[o])) for o in options]) @ view
+    return options[int(sims.argmax())], float(sims.max())
+
+
+def _best_relation(clip: ClipSpace, whole: torch.Tensor, said: ParsedCaption, cells: list[int]) -> ParsedCaption:
+    """A two-object caption whose spatial relation the cells contradict gets the holding one CLIP scores highest."""
+    if len(cells) < 2 or said.relation not in RELATIONS:
+        return said
+    a, b = _Cell(cells[0]), _Cell(cells[1])
+    if relation_holds(said.relation, a, b):
+        return said
+    options = [replace(said, relation=r) for r in RELATIONS if relation_holds(r, a, b)]
+    return options[int((clip.encode_text([_text(o) for o in options]) @ whole).argmax())]
+
+
 @torch.no_grad()
 def place_mentions(clip: ClipSpace, image: torch.Tensor, caption: str, margin: float = 1 / 8,
-                   read: tuple[str, ...] = ("size",), fill: tuple[str, ...] = ("color", "shape")) -> str:
+                   read: tuple[str, ...] = ("size",), fill: tuple[str, ...] = ("color", "shape"), count: bool = True) -> str:
     """The caption with every object it names placed where its region views say (two objects in two different cells,
     the best pair of cells jointly), and a spatial relation that no longer holds replaced by the one among those
     that hold that CLIP scores highest on the whole image. Then, in each object's view, the attributes in `read` are
     read again (size: the decoder's size words were right 87 % of the time on 100 val images, read in the view 99 %),
     and those in `fill` that the caption left out ("a small purple shape") are read there: the caption model never
-    writes a held-out pair ("purple star"), CLIP reads it. A caption outside the caption grammar comes back as it is.
+    writes a held-out pair ("purple star"), CLIP reads it. count: then weigh, by CLIP on the whole image, the caption
+    against its one-object parts (two objects) or against adding the best-read object of each other cell (one): the
+    decoder's most frequent whole-caption error was the number of objects (19 of its 30 false captions on 200 val
+    images; with the check, 85 -> 91.5 % of captions true).
+    A caption outside the caption grammar comes back as it is.
     Words are re-rendered from the parsed caption (synonyms may change, meaning does not)."""
     try:
         said = parse_caption(caption)
     except CaptionParseError:
         return caption
     views = clip.encode_image(region_views(image, margin))  # (9, d)
+    whole = clip.encode_image(image[None])[0]
     scores = []  # per object: its one-object caption placed in cell k, against view k
     for m in said.objects:
         placed = clip.encode_text([_text(ParsedCaption(objects=[replace(m, position=p)])) for p in POSITIONS])
@@ -85,12 +109,16 @@ def place_mentions(clip: ClipSpace, image: torch.Tensor, caption: str, margin: f
     for i, (m, c) in enumerate(zip(objects, cells)):  # read in the object's own view
         unsure = [a for a in VALUES if a in read or (a in fill and getattr(m, a) is None)]
         if unsure:
-            options = [replace(m, **dict(zip(unsure, v))) for v in product(*(VALUES[a] for a in unsure))]
-            sims = clip.encode_text([_text(ParsedCaption(objects=[o])) for o in options]) @ views[c]
-            objects[i] = options[int(sims.argmax())]
-    out = replace(said, objects=objects)
-    if len(cells) == 2 and out.relation in RELATIONS and not relation_holds(out.relation, _Cell(cells[0]), _Cell(cells[1])):
-        options = [replace(out, relation=r) for r in RELATIONS if relation_holds(r, _Cell(cells[0]), _Cell(cells[1]))]
-        whole = clip.encode_image(image[None])[0]
+            objects[i] = _read(clip, views[c], m, unsure)[0]
+    out = _best_relation(clip, whole, replace(said, objects=objects), cells)
+    if count:
+        if len(cells) == 2:
+            options = [out] + [replace(out, objects=[o], relation=None) for o in out.objects]
+        else:
+            options = [out]
+            for k in range(9):
+                if k != cells[0]:
+                    other = _read(clip, views[k], ObjectMention(position=POSITIONS[k]), list(VALUES))[0]
+                    options.append(_best_relation(clip, whole, replace(out, objects=[out.objects[0], other], relation="left of"), [cells[0], k]))
         out = options[int((clip.encode_text([_text(o) for o in options]) @ whole).argmax())]
     return _text(out)
