@@ -1,12 +1,13 @@
-"""Places read one region at a time, for image -> text.
+"""Objects read one region at a time, for image -> text.
 
 A CLIP embedding of a two-object image superposes both objects, and the captioning CLIP reads where the first of
 them is, inside an otherwise true pair caption, only about 62 % of the time (9 places; one-object images: 99.7 %).
-It reads one object alone almost perfectly. So the place of each object a caption names is read from *region
-views* of the image: the image with everything outside one cell of the 3x3 grid (widened by a margin) filled with
-the image's median colour, scored against that object's own one-object caption placed in that cell. This is the
-isolation step of ReCLIP (Subramanian et al., 2022, zero-shot referring expressions with CLIP), with the grid's
-cells as the region proposals: the caption names places of that grid.
+It reads one object alone almost perfectly. So each object a caption names is read in *region views* of the
+image: the image with everything outside one cell of the 3x3 grid (widened by a margin) filled with the image's
+median colour, scored against that object's own one-object caption placed in that cell — its place, then its size
+and whatever the caption left out, then whether the caption names as many objects as the views show. This is the
+isolation step of ReCLIP (Subramanian et al., 2022, zero-shot referring expressions with CLIP; there by cropping
+and blurring), with the grid's cells as the region proposals: the caption names places of that grid.
 """
 from __future__ import annotations
 
@@ -57,11 +58,10 @@ def _text(said: ParsedCaption) -> str:
     return caption_text(said, np.random.default_rng(0), _STYLE)
 
 
-def _read(clip: ClipSpace, view: torch.Tensor, m: ObjectMention, unsure: list[str]) -> tuple[ObjectMention, float]:
-    """The mention with its `unsure` attributes set to what CLIP reads best in the (embedded) view, and that score."""
+def _read(clip: ClipSpace, view: torch.Tensor, m: ObjectMention, unsure: list[str]) -> ObjectMention:
+    """The mention with its `unsure` attributes set to what CLIP reads best in the (embedded) view."""
     options = [replace(m, **dict(zip(unsure, v))) for v in product(*(VALUES[a] for a in unsure))]
-    sims = clip.encode_text([_text(ParsedCaption(objects=[o])) for o in options]) @ view
-    return options[int(sims.argmax())], float(sims.max())
+    return options[int((clip.encode_text([_text(ParsedCaption(objects=[o])) for o in options]) @ view).argmax())]
 
 
 def _best_relation(clip: ClipSpace, whole: torch.Tensor, said: ParsedCaption, cells: list[int]) -> ParsedCaption:
@@ -109,7 +109,7 @@ def place_mentions(clip: ClipSpace, image: torch.Tensor, caption: str, margin: f
     for i, (m, c) in enumerate(zip(objects, cells)):  # read in the object's own view
         unsure = [a for a in VALUES if a in read or (a in fill and getattr(m, a) is None)]
         if unsure:
-            objects[i] = _read(clip, views[c], m, unsure)[0]
+            objects[i] = _read(clip, views[c], m, unsure)
     out = _best_relation(clip, whole, replace(said, objects=objects), cells)
     if count:
         if len(cells) == 2:
@@ -118,7 +118,8 @@ def place_mentions(clip: ClipSpace, image: torch.Tensor, caption: str, margin: f
             options = [out]
             for k in range(9):
                 if k != cells[0]:
-                    other = _read(clip, views[k], ObjectMention(position=POSITIONS[k]), list(VALUES))[0]
+                    other = _read(clip, views[k], ObjectMention(position=POSITIONS[k]), list(VALUES))
+                    # "left of" where it holds, else the holding relation CLIP prefers
                     options.append(_best_relation(clip, whole, replace(out, objects=[out.objects[0], other], relation="left of"), [cells[0], k]))
         out = options[int((clip.encode_text([_text(o) for o in options]) @ whole).argmax())]
     return _text(out)
