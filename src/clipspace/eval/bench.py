@@ -84,6 +84,20 @@ def bench_glass() -> dict[str, float]:
 
 
 @torch.no_grad()
+def bench_glass_caption(n: int = 8) -> dict[str, float]:
+    """GLaSS image -> text seconds per image with the default settings (guided decoder + region reading), one
+    image at a time over n world scenes."""
+    from ..pipelines.glass import GlassPipeline
+    from ..world import render, sample_scene
+    from ..world.datasets import to_tensor
+
+    pipe = GlassPipeline.from_pretrained()
+    rng = np.random.default_rng(0)
+    images = torch.stack([to_tensor(render(sample_scene(rng))) for _ in range(n)])
+    return {"glass_caption_s_per_image": 1 / _rate(lambda: [pipe.caption(images[i : i + 1], num_captions=1) for i in range(n)], n)}
+
+
+@torch.no_grad()
 def bench_flow(batch: int = 64) -> dict[str, float]:
     """CLIP-Flow milliseconds per image at batch 64 (text encoding, aligner, flow, snap, synthesis, PIL images)
     beside one generator forward at the same batch (issue 7's goal: at most 1.5x), and with the outputs' CLIP
@@ -126,6 +140,8 @@ def run_bench(threads: int = 2) -> dict[str, float]:
             out |= bench_glass()
     if "caption-lm" in models:
         out |= bench_caption_lm()
+        if "clip" in models:
+            out |= bench_glass_caption()
     if {"flow", "generator", "clip"} <= set(models):
         out |= bench_flow()
     if {"prior", "decoder", "clip"} <= set(models):
