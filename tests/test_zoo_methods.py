@@ -64,7 +64,7 @@ def test_zoo_glass_image_prompt_finds_an_image_the_oracle_reads_like_the_target(
 
 def test_zoo_glass_captions_are_true_of_their_scenes():
     """GLaSS image -> text with the default settings (guided decoder, region reading): whole captions true of the
-    scene, one mention per object and every word right (92.6 % on 500 test images; a caption true by chance is rare)."""
+    scene, one mention per object and every word right (96.2 % on 500 test images; a caption true by chance is rare)."""
     _need("caption-lm", "clip-caption")
     from clipspace import load_pipeline
     from clipspace.eval.glass_report import caption_attributes

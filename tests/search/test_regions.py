@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from clipspace.search.regions import RELATIONS, place_mentions, region_views
+from clipspace.search.regions import RELATIONS, RegionReader, _Cell, place_mentions, region_views
 from clipspace.zoo import list_models
 from tests.tiny import tiny_clip
 
@@ -21,6 +21,30 @@ def test_region_views_keep_one_cell_and_fill_the_rest_with_the_background():
 def test_place_mentions_leaves_a_caption_outside_the_grammar():
     clip = tiny_clip()
     assert place_mentions(clip, torch.rand(3, 64, 64), "qwerty zebra") == "qwerty zebra"
+
+
+def test_placed_captions_name_every_object_in_its_own_cell_with_a_relation_that_holds():
+    """Whatever the CLIP (here a random tiny one), a placed caption stays in the grammar, names every attribute of
+    every object, puts two objects in two cells, keeps the background and states a relation true of the cells."""
+    from clipspace.world.captions import parse_caption, relation_holds
+    from clipspace.world.scene import POSITIONS
+
+    reader = RegionReader(tiny_clip(), torch.rand(3, 80, 80))  # any image size
+    for caption in ("a red circle above a blue star", "a big shape", "a green object and a star on a black background",
+                    "a small cyan triangle in the center", "a red disc left of a blue box at the top left"):
+        for count in (True, False):
+            said = parse_caption(reader.place(caption, count=count))
+            assert all(getattr(o, a) for o in said.objects for a in ("color", "shape", "size", "position"))
+            assert said.background == parse_caption(caption).background
+            if not count:
+                assert len(said.objects) == len(parse_caption(caption).objects)
+            if len(said.objects) == 2:
+                a, b = (_Cell(POSITIONS.index(o.position)) for o in said.objects)
+                assert a.cell != b.cell and relation_holds(said.relation, a, b)
+    with pytest.raises(ValueError, match="read and fill"):
+        reader.place("a red circle", read=("position",))
+    with pytest.raises(ValueError, match="one"):
+        region_views(torch.rand(1, 3, 64, 64))
 
 
 def test_zoo_clip_caption_places_both_objects_of_pair_captions():

@@ -27,7 +27,7 @@ def caption(
     prefix_length: int = typer.Option(3, "--prefix-length", help="ga: tokens searched before greedy continuation."),
     top_k: int = typer.Option(8, "--top-k", help="guided: next words the LM proposes at each step."),
     beam: int = typer.Option(4, "--beam", help="guided: partial captions kept at each step."),
-    refine: int = typer.Option(None, "--refine", help="guided: rounds of phrase insertion into the best caption (default 0: off; 2 helps with --no-place)."),
+    refine: int = typer.Option(0, "--refine", help="guided: rounds of phrase insertion into the best caption (0: off; 2 helps with --no-place)."),
     place: bool = typer.Option(True, "--place/--no-place", help="Place every object a caption names where CLIP reads it in region views of the image, one grid cell at a time."),
     random_start: bool = typer.Option(False, "--random-start", help="ga: first prefixes uniformly random (the paper) instead of sampled from the caption model."),
 ):
@@ -38,7 +38,7 @@ def caption(
     for name, value in (("--generations", generations), ("--population", population), ("--prefix-length", prefix_length),
                         ("--top-k", top_k), ("--beam", beam)):
         check_positive(name, value)
-    if refine is not None and refine < 0:
+    if refine < 0:
         raise InputError(f"--refine must be >= 0, got {refine}")
     if clip != "clip-caption":  # a CLIP named on the command line must exist; the default falls back to zoo/clip
         from ..zoo import resolve_model_path
@@ -52,9 +52,8 @@ def caption(
     from ..pipelines.glass import GlassPipeline
 
     pipe = GlassPipeline.from_pretrained(caption_clip=clip)
-    extra = {} if refine is None else {"refine": refine}
     res = pipe.caption(x, method=decoder, num_captions=num_captions, seed=seed, population=population, generations=generations,
-                       prefix_length=prefix_length, top_k=top_k, beam=beam, lm_start=not random_start, place=place, **extra)
+                       prefix_length=prefix_length, top_k=top_k, beam=beam, lm_start=not random_start, place=place, refine=refine)
     for path, caps, scores in zip(images, res.captions, res.scores):
         if as_json:
             row = {"image": str(path), "caption": caps[0] if caps else ""}

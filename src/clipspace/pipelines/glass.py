@@ -30,7 +30,7 @@ from ..search import (
     SearchConfig,
     run_search,
 )
-from ..search.regions import place_mentions
+from ..search.regions import RegionReader
 from ..search.text import guided_decode, prefix_search
 from .common import (
     check_count,
@@ -186,10 +186,11 @@ class GlassPipeline:
         """Image -> text: method "ga" (the paper's prefix search; lm_start=False starts it from random prefixes
         as the paper does) or "guided" (CLIP-re-ranked beam search; `refine` rounds of phrase insertion into its
         best caption, `search.text.insert_spans`: it adds the size and place words a left-to-right beam leaves out;
-        with `place` on, the caption figures stayed the same on 200 val images (within 0.2 points on 500 test) at 7x
-        the time, so it is off by default). place: every object a caption names is then placed where CLIP reads it
-        in region views of the image, one grid cell at a time (`search.regions.place_mentions`), and the captions are
-        ranked again by CLIP on the whole image."""
+        with `place` on, the caption figures stayed the same on 200 val images at 7x the time there, so it is off by
+        default). place: every object a caption names is then placed where CLIP reads it in region views of the
+        image, one grid cell at a time, and read there (`search.regions.place_mentions`); the captions are ranked again
+        by CLIP on the whole image, and captions that become the same are kept once (so fewer than num_captions may
+        come back)."""
         if self.caption_lm is None:
             raise InputError("captioning needs the caption model (zoo/caption-lm)")
         if method not in CAPTION_DECODERS:
@@ -211,7 +212,8 @@ class GlassPipeline:
                                   refine=refine)
             found, found_scores = r.captions, [float(s) for s in r.scores]
             if place and found:
-                found = list(dict.fromkeys(place_mentions(judge, image_i, c) for c in found))
+                reader = RegionReader(judge, image_i)
+                found = list(dict.fromkeys(reader.place(c) for c in found))
                 ranked = sorted(zip((judge.encode_text(found) @ e).tolist(), found), key=lambda t: -t[0])
                 found_scores, found = [s for s, _ in ranked], [c for _, c in ranked]
             captions.append(found)
