@@ -132,4 +132,4 @@ def test_zoo_clip_caption_pays_for_true_detail():
 
     scenes = [scene_at("test", i) for i in range(120)]
     clip = ClipSpace.from_pretrained("clip-caption")
-    assert detail_ranking(clip, load_images([render(s) for s in scenes]), scenes, "size") > 0.75
+    assert detail_ranking(clip, clip.encode_image(load_images([render(s) for s in scenes])), scenes, "size") > 0.75

@@ -103,7 +103,7 @@ def evaluate_clip(name_or_clip: str | ClipSpace = "clip", n: int = 5000) -> dict
     # detail ranking: a true size / position word raises the score, a false one lowers it below saying nothing
     mixed = one[:300] + two[:300]
     for kind in ("size", "position"):
-        out[f"detail_{kind}"] = detail_ranking(clip, images[mixed], [scenes[i] for i in mixed], kind)
+        out[f"detail_{kind}"] = detail_ranking(clip, torch.cat([emb[:300], emb2]), [scenes[i] for i in mixed], kind)
 
     # retrieval among 1000 test captions (one fresh caption per image, held-out pairs may be named)
     k = min(1000, n)

@@ -212,7 +212,7 @@ class GlassPipeline:
                                   refine=refine)
             found, found_scores = r.captions, [float(s) for s in r.scores]
             if place and found:
-                reader = RegionReader(judge, image_i)
+                reader = RegionReader(judge, image_i, image_emb=e)
                 found = list(dict.fromkeys(reader.place(c) for c in found))
                 ranked = sorted(zip((judge.encode_text(found) @ e).tolist(), found), key=lambda t: -t[0])
                 found_scores, found = [s for s, _ in ranked], [c for _, c in ranked]

@@ -65,10 +65,11 @@ class RegionReader:
     """One image's region views and whole image, embedded once, and what they read in the captions given to `place`."""
 
     @torch.no_grad()
-    def __init__(self, clip: ClipSpace, image: torch.Tensor, margin: float = 1 / 8):
+    def __init__(self, clip: ClipSpace, image: torch.Tensor, margin: float = 1 / 8, image_emb: torch.Tensor | None = None):
+        """image_emb: the whole image's embedding, when the caller has it already."""
         self.clip = clip
         self.views = clip.encode_image(region_views(image, margin))  # (9, d)
-        self.whole = clip.encode_image(image[None])[0]
+        self.whole = clip.encode_image(image[None])[0] if image_emb is None else image_emb
         self._cell_objects: dict[int, ObjectMention] = {}
 
     def _read(self, cell: int, m: ObjectMention, unsure: list[str]) -> ObjectMention:

@@ -133,10 +133,11 @@ def color_swap_binding(clip: ClipSpace, images: torch.Tensor, scenes: list[Scene
     return float(((emb * clip.encode_text(true_t)).sum(-1) > (emb * clip.encode_text(swap_t)).sum(-1)).float().mean())
 
 
-def detail_ranking(clip: ClipSpace, images: torch.Tensor, scenes: list[Scene], kind: str, seed: int = 0) -> float:
+def detail_ranking(clip: ClipSpace, emb: torch.Tensor, scenes: list[Scene], kind: str, seed: int = 0) -> float:
     """How often CLIP ranks an image's caption with one more true `kind` word (size, position, ...) above the same
     caption without it, and that above the caption with every false value of the word (detail_choices, on captions
-    naming each slot half the time): whether a CLIP-guided captioner is paid for naming what is there, rightly."""
+    naming each slot half the time): whether a CLIP-guided captioner is paid for naming what is there, rightly.
+    emb: the scenes' image embeddings (callers encode them once for every kind)."""
     rng = np.random.default_rng(seed)
     style = CaptionStyle(p_size=0.5, p_position=0.5, p_position_pair=0.5)
     rows, texts, sizes = [], [], []
@@ -148,9 +149,8 @@ def detail_ranking(clip: ClipSpace, images: torch.Tensor, scenes: list[Scene], k
             texts += [caption_text(c, rng, style) for c in choices]
     if not rows:
         return float("nan")
-    emb = clip.encode_image(images[rows])
     right = []
-    for e, t in zip(emb, clip.encode_text(texts).split(sizes)):
+    for e, t in zip(emb[rows], clip.encode_text(texts).split(sizes)):
         s = t @ e
         right.append(bool(s[0] > s[1] > s[2:].max()))
     return float(np.mean(right))
@@ -208,7 +208,7 @@ def train(cfg: ClipTrainConfig, resume: bool = False, callback=None) -> ClipSpac
         acc["binding"] = color_swap_binding(clip, pair_images, pair_scenes)
         figures = [acc["seen"], acc["held_out"], acc["position"], acc["binding"]]
         if cfg.detail_loss_weight:  # a captioning CLIP is also chosen on what it is trained for
-            both, scenes_ = torch.cat([val_images, pair_images]), val_scenes + pair_scenes
+            both, scenes_ = clip.encode_image(torch.cat([val_images, pair_images])), val_scenes + pair_scenes
             for kind in ("size", "position"):
                 acc[f"detail_{kind}"] = detail_ranking(clip, both, scenes_, kind)
                 figures.append(acc[f"detail_{kind}"])
